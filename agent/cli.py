@@ -9,6 +9,7 @@ as one clear message on stderr; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
@@ -18,7 +19,7 @@ from agent.config import ConfigError
 __all__ = ["build_parser", "main"]
 
 
-def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     from agent import cli_commands
     from evals import cli as evals_cli
     from fhir_fixtures import cli as fhir_cli
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
+    # httpx logs every URL at INFO, query strings (patient ids) included: never let it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler

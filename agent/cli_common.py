@@ -74,7 +74,8 @@ def add_fhir_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="where embedded state lives (env EHR_AGENT_DATA_DIR; default ~/.local/share/ehr-agent)",
+        help="where embedded state lives "
+        "(env EHR_AGENT_DATA_DIR; default ~/.local/share/ehr-agent)",
     )
 
 

@@ -46,21 +46,29 @@ class Settings(BaseModel):
     fhir_auth: Literal["none", "bearer", "client-credentials", "smart-backend"] = Field(
         "none", description="How to authenticate to the FHIR server."
     )
-    fhir_token: SecretStr | None = Field(None, description="Static bearer token (fhir_auth=bearer).")
+    fhir_token: SecretStr | None = Field(
+        None, description="Static bearer token (fhir_auth=bearer)."
+    )
     fhir_client_id: str | None = Field(None, description="OAuth2 / SMART client id.")
     fhir_client_secret: SecretStr | None = Field(
         None, description="OAuth2 client secret (fhir_auth=client-credentials)."
     )
     fhir_token_url: str | None = Field(
-        None, description="Token endpoint; discovered from .well-known/smart-configuration if unset."
+        None,
+        description="Token endpoint; discovered from .well-known/smart-configuration if unset.",
     )
-    fhir_scope: str = Field("system/*.read", description="Scopes requested from the token endpoint.")
+    fhir_scope: str = Field(
+        "system/*.read", description="Scopes requested from the token endpoint."
+    )
     fhir_private_key: Path | None = Field(
         None, description="PEM private key for SMART Backend Services (RS384 or ES384)."
     )
     fhir_key_id: str | None = Field(None, description="`kid` of the SMART Backend Services key.")
     fhir_timeout: float = Field(30.0, gt=0, description="Seconds per FHIR request.")
     fhir_max_retries: int = Field(4, ge=0, le=10, description="Retries on 429/502/503/504.")
+    fhir_retry_budget_s: float = Field(
+        30.0, gt=0, description="Seconds one FHIR request may spend retrying."
+    )
     fhir_max_pages: int = Field(50, ge=1, description="Hard cap on pages followed per search.")
 
     # --- LLM endpoint ----------------------------------------------------------------
@@ -100,7 +108,7 @@ class Settings(BaseModel):
     )
     checkpointer: str | None = Field(
         None,
-        description="Conversation store: a SQLite path or postgresql:// URL. Unset: under data_dir.",
+        description="Conversation store: SQLite path or postgresql:// URL; default under data_dir.",
     )
 
     # --- Storage ---------------------------------------------------------------------

@@ -1,0 +1,89 @@
+"""Checks the held-out concept-resolution list against the raw Synthea bundles.
+
+Same schema and record index as ``phrases.jsonl`` (``concept_labels``), plus what makes the list
+held out: none of its wordings occurs in the list the resolver was tuned on, and it spreads over
+every kind and most patients.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from concept_labels import (
+    CONCEPTS_DIR,
+    KIND_TYPES,
+    Index,
+    Item,
+    assert_negatives_explained,
+    assert_raw_codes_expect_themselves,
+    assert_well_typed,
+    foreign_system_codes,
+    load_items,
+    missing_codes,
+    normalised_phrase,
+    question_key,
+    raw_code_items,
+)
+
+HELDOUT = CONCEPTS_DIR / "phrases_heldout.jsonl"
+TUNED = CONCEPTS_DIR / "phrases.jsonl"
+
+MIN_ITEMS = 120
+MIN_PATIENTS = 25
+MIN_PER_KIND = 5
+
+
+@pytest.fixture(scope="module")
+def items() -> list[Item]:
+    return load_items(HELDOUT)
+
+
+def test_every_line_is_a_well_typed_item(items: list[Item]) -> None:
+    for item in items:
+        assert_well_typed(item, r"h\d{3,}")
+
+
+def test_ids_are_sequential_and_questions_unique(items: list[Item]) -> None:
+    assert [item["id"] for item in items] == [f"h{n:03d}" for n in range(1, len(items) + 1)]
+    keys = Counter(question_key(item) for item in items)
+    assert [k for k, n in keys.items() if n > 1] == []
+
+
+def test_no_wording_is_shared_with_the_tuned_list(items: list[Item]) -> None:
+    tuned = {normalised_phrase(item["phrase"]) for item in load_items(TUNED)}
+    shared = [item["id"] for item in items if normalised_phrase(item["phrase"]) in tuned]
+    assert shared == []
+
+
+def test_size_and_spread(items: list[Item]) -> None:
+    assert len(items) >= MIN_ITEMS
+    assert len({item["patient_id"] for item in items}) >= MIN_PATIENTS
+    kinds = Counter(item["kind"] for item in items)
+    assert {k: n for k, n in kinds.items() if n < MIN_PER_KIND} == {}
+    assert kinds.keys() == KIND_TYPES.keys()
+    negatives = [item for item in items if not item["expected"]]
+    assert 0.10 * len(items) <= len(negatives) <= 0.20 * len(items)
+    negative_kinds = {item["kind"] for item in negatives}
+    assert negative_kinds == KIND_TYPES.keys()
+
+
+def test_patients_exist_in_the_shared_bundles(items: list[Item], record_index: Index) -> None:
+    assert {item["patient_id"] for item in items} - record_index.keys() == set()
+
+
+def test_expected_codes_are_in_that_patients_record(items: list[Item], record_index: Index) -> None:
+    assert missing_codes(items, record_index) == []
+
+
+def test_expected_codes_use_each_types_code_system(items: list[Item]) -> None:
+    assert foreign_system_codes(items) == []
+
+
+def test_negative_items_explain_themselves(items: list[Item]) -> None:
+    assert_negatives_explained(items)
+
+
+def test_raw_code_phrases_expect_their_own_code(items: list[Item]) -> None:
+    assert len(raw_code_items(items)) >= 3
+    assert_raw_codes_expect_themselves(items)
