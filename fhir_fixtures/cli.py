@@ -7,7 +7,7 @@ import argparse
 __all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fhir`` command group."""
     fhir = sub.add_parser(
         "fhir",

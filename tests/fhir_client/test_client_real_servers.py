@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import RealServer
+from fhir_client_common import RealServer
 from fhir_client_fakes import GroundTruth, as_put_transaction
 
 from tools.fhir import (
