@@ -95,6 +95,16 @@ class CitationRegistry:
                 return token
         return None
 
+    def restore(self, handles: dict[str, str]) -> None:
+        """Re-issue handles saved from an earlier process (a resumed conversation)."""
+        with self._lock:
+            for handle, ref in handles.items():
+                self._by_ref[ref] = handle
+                self._by_handle[handle] = ref
+                prefix = handle.rstrip("0123456789")
+                number = int(handle[len(prefix) :] or 0)
+                self._counters[prefix] = max(self._counters.get(prefix, 0), number)
+
     def known(self) -> dict[str, str]:
         """Every handle assigned so far, mapped to its reference."""
         with self._lock:

@@ -294,12 +294,13 @@ def _collect_references(value: Any, out: list[str]) -> None:
                 _collect_references(item, out)
 
 
-def _attachment_urls(attachments: Iterable[Any]) -> list[str]:
-    urls = []
+def _attachment_kinds(attachments: Iterable[Any]) -> list[str]:
+    """Content types of attachments (where the bytes live is the image tools' business)."""
+    kinds = []
     for att in attachments:
-        if isinstance(att, Mapping) and att.get("url"):
-            urls.append(f"{att.get('contentType', '?')} {att['url']}")
-    return urls
+        if isinstance(att, dict) and (att.get("url") or att.get("data")):
+            kinds.append(str(att.get("contentType", "unknown type")))
+    return kinds
 
 
 def _details(resource: JSON) -> dict[str, str]:
@@ -372,7 +373,7 @@ def _details(resource: JSON) -> dict[str, str]:
         if reason:
             details["reason"] = reason
     elif rt == "DiagnosticReport":
-        forms = _attachment_urls(resource.get("presentedForm") or [])
+        forms = _attachment_kinds(resource.get("presentedForm") or [])
         if forms:
             details["presented"] = "; ".join(forms)
         if resource.get("conclusion"):
@@ -395,11 +396,11 @@ def _details(resource: JSON) -> dict[str, str]:
         if resource.get("view"):
             details["view"] = _concept_text(resource["view"])
     elif rt == "DocumentReference":
-        urls = _attachment_urls(
+        kinds = _attachment_kinds(
             c.get("attachment") for c in resource.get("content") or [] if isinstance(c, Mapping)
         )
-        if urls:
-            details["content"] = "; ".join(urls)
+        if kinds:
+            details["content"] = "; ".join(kinds)
     elif rt == "Immunization" and resource.get("primarySource") is False:
         details["source"] = "reported"
     return details

@@ -332,6 +332,14 @@ class PatientScope:
             raise ScopeRefused(f"{ref} is not referenced by this patient's record")
         return await self._client.binary(binary_id)
 
+    def closure(self) -> frozenset[str]:
+        """The references admitted so far (for reuse by a cached index)."""
+        return frozenset(self._closure)
+
+    def admit_refs(self, refs: Iterable[str]) -> None:
+        """Admit references that an identical, earlier search of this scope admitted."""
+        self._closure.update(refs)
+
     def admits(self, ref: str) -> bool:
         """Whether ``ref`` is in the reference closure of what was retrieved."""
         return ref in self._closure

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from tools.citations import CitationRegistry
 from tools.evidence.base import ToolError, ToolResult
 from tools.fhir import FHIRBadRequest, FHIRClient
+from tools.index_cache import CachedIndex, IndexCache
 from tools.record_index import RecordIndex
 from tools.records import CLINICAL_TYPES, EvidenceRecord, condense
 from tools.scope import PatientScope, ScopeRefused
@@ -62,6 +63,7 @@ class EvidenceSession:
         output_tokens: int = 1200,
         overview_tokens: int = 1500,
         citation_style: str = "short",
+        index_cache: IndexCache | None = None,
     ) -> None:
         """Bind a session to ``patient_id``; nothing can rebind it later.
 
@@ -72,6 +74,8 @@ class EvidenceSession:
             output_tokens: budget of one tool output (approximate tokens).
             overview_tokens: budget of the record overview.
             citation_style: ``short`` handles (``O12``) or ``full`` ``Type/id``.
+            index_cache: share built record indexes with other sessions of this process
+                (keyed by server, caller identity, patient and reference date).
         """
         self.scope = PatientScope(client, patient_id)
         self.cites = CitationRegistry(style=citation_style)
@@ -81,6 +85,7 @@ class EvidenceSession:
         self.retrieved: dict[str, EvidenceRecord] = {}
         self._index: RecordIndex | None = None
         self._index_lock = asyncio.Lock()
+        self._index_cache = index_cache
         self._patient: dict[str, Any] | None = None
 
     @property
@@ -119,7 +124,17 @@ class EvidenceSession:
         """The record's code index (fetched on first use, then cached)."""
         async with self._index_lock:
             if self._index is None:
+                client = self.scope.client
+                key = IndexCache.key(
+                    client.base_url, client.auth.identity(), self.patient_id, self.as_of
+                )
+                cached = self._index_cache.get(key) if self._index_cache is not None else None
+                if cached is not None:
+                    self.scope.admit_refs(cached.closure)
+                    self._index = cached.index
+                    return cached.index
                 started = time.perf_counter()
+                before = self.scope.closure()
                 batches = await asyncio.gather(*(self._fetch_type(rt) for rt in CLINICAL_TYPES))
                 records = [
                     self.as_of_view(rec)
@@ -128,6 +143,9 @@ class EvidenceSession:
                     if self.is_current(rec)
                 ]
                 self._index = RecordIndex(records)
+                if self._index_cache is not None:
+                    admitted = self.scope.closure() - before
+                    self._index_cache.put(key, CachedIndex(self._index, admitted))
                 log.info(
                     "record index built: %d records, %d codes, %.1f ms",
                     len(records),
@@ -151,10 +169,31 @@ class EvidenceSession:
             self.retrieved[rec.ref] = rec
             self.cites.handle(rec.ref)
 
+    def restore(self, handles: dict[str, str]) -> None:
+        """Continue a conversation saved by another process: same handles, same evidence.
+
+        The saved handles name resources this conversation was shown, so they stay
+        citable; their details are fetched again only if a tool shows them again.
+        """
+        self.cites.restore(handles)
+        for ref in handles.values():
+            rt = ref.split("/", 1)[0]
+            self.retrieved.setdefault(
+                ref, EvidenceRecord.model_construct(ref=ref, resource_type=rt)
+            )
+
+    def cite_patient(self) -> str:
+        """Cite the Patient (demographics, or a search that found nothing): it is now evidence."""
+        self.retrieved.setdefault(
+            self.patient_ref,
+            EvidenceRecord.model_construct(ref=self.patient_ref, resource_type="Patient"),
+        )
+        return self.cites.cite(self.patient_ref)
+
     def resolve_citation(self, citation: str) -> str | None:
         """``Type/id`` of a citation if it names evidence shown in this session."""
         ref = self.cites.resolve(citation)
-        if ref is not None and (ref in self.retrieved or ref == self.patient_ref):
+        if ref is not None and ref in self.retrieved:
             return ref
         return None
 

@@ -86,6 +86,15 @@ async def run_images(session: Any, args: ImagesArgs) -> ToolResult:
     records = [session.as_of_view(condense(r)) for r in resources]
     records = [r for r in records if session.is_current(r)]
     by_ref = {f"{r['resourceType']}/{r['id']}": r for r in resources}
+    # Media.partOf and DiagnosticReport.imagingStudy link pixels to their study.
+    linked: dict[str, list[str]] = {}
+    for ref, res in by_ref.items():
+        if image_attachments(res):
+            links = [*(res.get("partOf") or []), *(res.get("imagingStudy") or [])]
+            for link in links:
+                study = reference_id(link.get("reference") if isinstance(link, dict) else None)
+                if study:
+                    linked.setdefault(study, []).append(ref)
     lines = []
     for rec in sorted(records, key=lambda r: r.date or "", reverse=True):
         line = render_record(rec, session.cites)
@@ -94,10 +103,11 @@ async def run_images(session: Any, args: ImagesArgs) -> ToolResult:
             kinds = ", ".join(sorted({a.content_type for a in attachments}))
             line += f" — image ({kinds}); view_image ref={session.cites.handle(rec.ref)}"
         elif rec.resource_type == "ImagingStudy":
-            line += " — study only (no image attachment linked)"
+            images = [session.cites.handle(ref) for ref in linked.get(rec.ref, [])]
+            line += f" — pixels in {', '.join(images)}" if images else " — no image linked to it"
         lines.append(line)
     if not lines:
-        cite = session.cites.cite(session.patient_ref)
+        cite = session.cite_patient()
         lines.append(f"No images or imaging studies in this record {cite}.")
     session.remember(records)
     text = "\n".join(lines)
@@ -132,6 +142,8 @@ async def _attachment_bytes(session: Any, attachment: Attachment) -> bytes:
 async def run_view_image(session: Any, args: ViewImageArgs) -> ToolResult:
     """Fetch, decode and prepare one image for the model."""
     ref = session.cites.resolve(args.ref) or args.ref.strip().strip("[]")
+    if "/" not in ref:
+        raise ToolError(f"{args.ref!r} is not a handle seen in this session; call images first")
     resource = await session.scope.read(ref)
     rec = condense(resource)
     attachments = image_attachments(resource)

@@ -84,7 +84,7 @@ async def run_observation_series(session: Any, args: ObservationSeriesArgs) -> T
     if not tokens:
         text = (
             f"No Observation matching '{args.concept}' in this patient's record up to "
-            f"{session.as_of.isoformat()} {session.cites.cite(session.patient_ref)}."
+            f"{session.as_of.isoformat()} {session.cite_patient()}."
         )
         return ToolResult(
             tool="observation_series",
@@ -107,7 +107,7 @@ async def run_observation_series(session: Any, args: ObservationSeriesArgs) -> T
     if not series:
         budget.add(
             f"No numeric values for '{args.concept}' in the requested period "
-            f"{session.cites.cite(session.patient_ref)}.",
+            f"{session.cite_patient()}.",
             force=True,
         )
     shown: dict[str, EvidenceRecord] = {}

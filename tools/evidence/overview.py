@@ -231,7 +231,7 @@ async def run_overview(session: Any, args: OverviewArgs) -> ToolResult:
     patient = await session.patient()
     index: RecordIndex = await session.index()
     cite = session.cites.cite
-    lines = [_demographics(patient, session.as_of, cite(session.patient_ref))]
+    lines = [_demographics(patient, session.as_of, session.cite_patient())]
     present = [rt for rt in _SECTION_ORDER if rt in index.types]
     total = sum(index.types[rt].count for rt in present)
     first = min((index.types[rt].first or "9999") for rt in present) if present else None

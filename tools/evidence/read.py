@@ -43,7 +43,7 @@ async def run_read(session: Any, args: ReadArgs) -> ToolResult:
     ref = session.cites.resolve(args.ref) or args.ref.strip().strip("[]")
     if "/" not in ref:
         raise ToolError(
-            f"{args.ref!r} is neither a citation handle seen in this session nor Type/id"
+            f"{args.ref!r} is not a handle seen in this session (nor Type/id); search first"
         )
     resource = await session.scope.read(ref)
     rec = session.as_of_view(condense(resource))

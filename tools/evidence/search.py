@@ -8,6 +8,7 @@ cites the Patient: the absence is a fact about this patient's record.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from tools.budget import OutputBudget, estimate_tokens
@@ -56,18 +57,25 @@ _ALWAYS_DATED = frozenset(
 def date_params(
     resource_type: str, date_from: Any, date_to: Any, as_of: Any
 ) -> list[tuple[str, str]]:
-    """FHIR date filters for a type (``date=ge...``), capped at the reference date."""
+    """FHIR date filters for a type, capped at the reference date: overlap semantics.
+
+    A resource matches when its date (or period) overlaps ``[date_from, date_to]`` (whole
+    days). Per the R4 prefix rules ``ge``/``le`` do not say that for periods: ``le D``
+    misses a period that starts on D and ends later. ``gt`` the day before and ``lt`` the
+    day after do: the target must end after ``date_from`` begins and start before
+    ``date_to`` ends.
+    """
     param = DATE_PARAM.get(resource_type)
     if param is None:
         return []
     out: list[tuple[str, str]] = []
     if date_from is not None:
-        out.append((param, f"ge{date_from.isoformat()}"))
+        out.append((param, f"gt{(date_from - timedelta(days=1)).isoformat()}"))
     upper = date_to
     if resource_type in _ALWAYS_DATED and (upper is None or upper > as_of):
         upper = as_of
     if upper is not None:
-        out.append((param, f"le{upper.isoformat()}"))
+        out.append((param, f"lt{(upper + timedelta(days=1)).isoformat()}"))
     return out
 
 
@@ -116,8 +124,7 @@ async def run_search(session: Any, args: SearchArgs) -> ToolResult:
         if not tokens:
             text = (
                 f"No {rt} matching '{args.concept}' in this patient's record up to "
-                f"{session.as_of.isoformat()} {session.cites.cite(session.patient_ref)}.\n"
-                + _hint(rt, index)
+                f"{session.as_of.isoformat()} {session.cite_patient()}.\n" + _hint(rt, index)
             )
             return ToolResult(
                 tool="search",
@@ -129,8 +136,14 @@ async def run_search(session: Any, args: SearchArgs) -> ToolResult:
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise ToolError("date_from is after date_to")
     params.extend(date_params(rt, args.date_from, args.date_to, session.as_of))
+    local_status = None
     if args.status:
-        params.append((STATUS_PARAM.get(rt, "status"), args.status.strip().lower()))
+        if rt in STATUS_PARAM:
+            # A clinical status changes over time and the server knows only the latest one:
+            # decide it on the record as it stood on the reference date, here.
+            local_status = args.status.strip().lower()
+        else:
+            params.append(("status", args.status.strip().lower()))
     if args.category:
         if rt != "Observation":
             raise ToolError("category applies to Observation only")
@@ -138,27 +151,51 @@ async def run_search(session: Any, args: SearchArgs) -> ToolResult:
     sort_param = DATE_PARAM.get(rt)
     if sort_param:
         params.append(("_sort", sort_param if args.sort == "oldest" else f"-{sort_param}"))
-    params.append(("_count", str(min(args.limit, 200))))
-    page = await session.scope.search(rt, params, max_rows=args.limit)
+    # Types the query cannot cap at the reference date (and clinical statuses) are decided
+    # here, on the rows fetched: fetch generously so that `limit` current rows remain.
+    capped = rt in _ALWAYS_DATED or not DATE_PARAM.get(rt)
+    decided_here = bool(local_status) or not capped
+    fetch = 200 if decided_here else min(args.limit, 200)
+    params.append(("_count", str(fetch)))
+    page = await session.scope.search(rt, params, max_rows=fetch)
 
-    records = [session.as_of_view(condense(r)) for r in page.resources]
-    records = [r for r in records if session.is_current(r)]
-    total = page.total if page.total is not None else len(records)
+    fetched = [session.as_of_view(condense(r)) for r in page.resources]
+    current = [r for r in fetched if session.is_current(r)]
+    # Matches the server had beyond the rows fetched, less those dated after the reference
+    # date (not evidence, so not "cut" either).
+    unfetched = max(0, (page.total or 0) - len(page.resources)) if page.total is not None else 0
+    if unfetched and not capped:
+        later = [(DATE_PARAM[rt], f"sa{session.as_of.isoformat()}")]
+        filters = [(k, v) for k, v in params if k not in ("_sort", "_count")]
+        later_total = await session.scope.count(rt, [*filters, *later])
+        later_fetched = len(fetched) - len(current)
+        unfetched = max(0, unfetched - max(0, later_total - later_fetched))
+    if local_status:
+        current = [r for r in current if (r.status or "").lower() == local_status]
+    records = current[: args.limit]
+    total = len(current) + unfetched
+    # Rows first, so that the header can say how many are actually printed.
+    rows = OutputBudget(session.output_tokens - 40)
+    shown = []
+    rendered = []
+    for rec in records:
+        line = render_record(rec, session.cites)
+        if rows.add(line):
+            shown.append(rec)
+            rendered.append(line)
     budget = OutputBudget(session.output_tokens)
-    header = f"{rt}: {len(records)} shown" + (f" of {total}" if total > len(records) else "")
+    header = f"{rt}: {len(shown)} shown" + (f" of {total}" if total > len(shown) else "")
     header += f", {args.sort} first" + (f" ({note})" if note else "")
     budget.add(header, force=True)
-    shown = []
-    for rec in records:
-        if budget.add(render_record(rec, session.cites)):
-            shown.append(rec)
+    for line in rendered:
+        budget.add(line, force=True)
     if not records:
         budget.add(
             f"No {rt} found with these filters up to {session.as_of.isoformat()} "
-            f"{session.cites.cite(session.patient_ref)}.",
+            f"{session.cite_patient()}.",
             force=True,
         )
-    hidden = budget.cut + max(0, total - len(records))
+    hidden = total - len(shown)
     if hidden:
         budget.add(
             f"({hidden} more not shown; narrow with date_from/date_to, concept or status)",

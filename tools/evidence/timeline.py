@@ -111,7 +111,7 @@ async def run_timeline(session: Any, args: TimelineArgs) -> ToolResult:
             force=True,
         )
     if not encounters:
-        budget.add(f"No encounters in that period {cite(session.patient_ref)}.", force=True)
+        budget.add(f"No encounters in that period {session.cite_patient()}.", force=True)
     session.remember(list(shown.values()))
     text = budget.text()
     return ToolResult(

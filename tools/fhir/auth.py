@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import secrets
@@ -102,6 +103,10 @@ class Auth(ABC):
     def invalidate(self, authorization: str) -> None:  # noqa: B027 - optional hook, no-op default
         """The server answered 401 to ``authorization``: forget it if it is still current."""
 
+    def identity(self) -> str | None:
+        """Who the requests speak for, as a cache key part (never a secret), or None."""
+        return None
+
 
 class NoAuth(Auth):
     """No authorisation (open servers, the embedded server)."""
@@ -109,6 +114,10 @@ class NoAuth(Auth):
     async def authorization(self, host: TokenEndpointHost) -> str | None:
         """No header."""
         return None
+
+    def identity(self) -> str | None:
+        """Everyone is the same anonymous caller."""
+        return "none"
 
     def __repr__(self) -> str:
         return "NoAuth()"
@@ -125,6 +134,10 @@ class BearerToken(Auth):
     async def authorization(self, host: TokenEndpointHost) -> str | None:
         """``Bearer <token>``."""
         return f"Bearer {self._token}"
+
+    def identity(self) -> str | None:
+        """A hash of the token: two tokens are two callers, and the token never shows."""
+        return "bearer:" + hashlib.sha256(self._token.encode()).hexdigest()
 
     def __repr__(self) -> str:
         return "BearerToken(<redacted>)"
@@ -146,6 +159,13 @@ def _check_url(url: str | None, what: str) -> str | None:
 
 class _OAuthTokenAuth(Auth):
     """Shared machinery of the OAuth modes: token cache, refresh, discovery, parsing."""
+
+    def identity(self) -> str | None:
+        """The registered client and scope (tokens rotate; the principal does not)."""
+        client_id = getattr(self, "_client_id", None)
+        if client_id is None:
+            return None
+        return f"{type(self).__name__}:{self._token_url}:{client_id}:{self._scope}"
 
     def __init__(
         self,
