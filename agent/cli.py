@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from rich.markup import escape
+
 from agent.cli_common import DISCLAIMER, UserError, err_console
 from agent.config import ConfigError
 
@@ -20,12 +22,19 @@ __all__ = ["build_parser", "main"]
 
 
 def _registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    from agent import cli_commands
+    from agent import backend_cli, chat_cli, cli_commands
     from evals import cli as evals_cli
     from fhir_fixtures import cli as fhir_cli
     from tools import cli as tools_cli
 
-    return [fhir_cli.register, tools_cli.register, cli_commands.register, evals_cli.register]
+    return [
+        fhir_cli.register,
+        tools_cli.register,
+        cli_commands.register,
+        chat_cli.register,
+        backend_cli.register,
+        evals_cli.register,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (UserError, ConfigError) as exc:
-        err_console().print(f"[bold red]error:[/] {exc}", highlight=False)
+        # escape: messages quote things like "pip install 'ehr-agent[vllm]'"
+        err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         err_console().print("[yellow]interrupted[/]")

@@ -14,6 +14,8 @@ from agent.config import Settings
 
 __all__ = [
     "DISCLAIMER",
+    "FHIR_DOWN",
+    "LLM_DOWN",
     "UserError",
     "add_fhir_options",
     "add_json_option",
@@ -30,9 +32,22 @@ DISCLAIMER = (
 
 
 class UserError(Exception):
-    """A failure the user can act on; the CLI prints the message and exits with ``exit_code``."""
+    """A failure the user can act on; the CLI prints the message and exits with ``exit_code``.
+
+    Exit codes: 1 bad input or not found, 2 configuration or usage, 3 the FHIR server is
+    unavailable, 4 the model endpoint is unavailable.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+FHIR_DOWN = 3
+LLM_DOWN = 4
 
 
 @cache

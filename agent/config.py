@@ -99,9 +99,17 @@ class Settings(BaseModel):
 
     # --- Agent -----------------------------------------------------------------------
     as_of: date | None = Field(None, description="Reference date of a session; today when unset.")
-    max_steps: int = Field(4, ge=1, le=20, description="Planning rounds before answering.")
+    max_steps: int = Field(3, ge=1, le=20, description="Planning rounds before answering.")
     max_evidence_tokens: int = Field(
         6000, ge=500, description="Evidence budget (approximate tokens) across a question."
+    )
+    index_cache_ttl_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds a patient's built record index is reused by later sessions of "
+        "the same process (same FHIR server, caller identity, patient and reference date); "
+        "data written to the server meanwhile shows up after at most this long. 0 rebuilds "
+        "it for every session.",
     )
     tool_output_tokens: int = Field(
         1200, ge=100, description="Budget (approximate tokens) for one tool's output."
@@ -109,6 +117,16 @@ class Settings(BaseModel):
     checkpointer: str | None = Field(
         None,
         description="Conversation store: SQLite path or postgresql:// URL; default under data_dir.",
+    )
+
+    # --- HTTP backend (ehr-agent serve) -----------------------------------------------
+    api_keys: SecretStr | None = Field(
+        None, description="Comma-separated API keys accepted by the HTTP backend."
+    )
+    smart_fhir_servers: str | None = Field(
+        None,
+        description="Comma-separated FHIR base URLs SMART apps may name (their tokens are "
+        "forwarded there and nowhere else).",
     )
 
     # --- Storage ---------------------------------------------------------------------
