@@ -118,4 +118,6 @@ def render_record(rec: EvidenceRecord, cites: CitationRegistry, *, codes: bool =
     if rt == "Immunization":
         extra = f" ({d['source']})" if d.get("source") else ""
         return f"{day(rec.date)} {name}{label}{extra} {cite}"
+    if rt == "Patient":
+        return f"{rec.display or 'Patient'} (demographics) {cite}"
     return f"{day(rec.date)} {name}{label}: {rec.status or ''} {cite}".replace(":  ", ": ")

@@ -184,9 +184,15 @@ class EvidenceSession:
 
     def cite_patient(self) -> str:
         """Cite the Patient (demographics, or a search that found nothing): it is now evidence."""
+        patient = self._patient or {}
+        facts = [str(patient[k]) for k in ("gender", "birthDate") if patient.get(k)]
         self.retrieved.setdefault(
             self.patient_ref,
-            EvidenceRecord.model_construct(ref=self.patient_ref, resource_type="Patient"),
+            EvidenceRecord.model_construct(
+                ref=self.patient_ref,
+                resource_type="Patient",
+                display="Patient" + (f": {', '.join(facts)}" if facts else ""),
+            ),
         )
         return self.cites.cite(self.patient_ref)
 

@@ -44,7 +44,7 @@ class ChatPlace:
 class ChatTerminal:
     """One ``ehr-agent chat`` process on a pseudo-terminal of 60 rows by 220 columns."""
 
-    def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 20):
+    def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 60):
         assert _EHR_AGENT.exists(), f"{_EHR_AGENT} is missing: install the project (pip -e .)"
         self.timeout = timeout
         self.child = pexpect.spawn(

@@ -19,15 +19,25 @@ from agent.chat.background_loop import BackgroundLoop, LoopClosed
 
 
 @contextmanager
-def _ctrl_c_after(seconds: float) -> Iterator[None]:
+def _ctrl_c_once(started: threading.Event) -> Iterator[None]:
+    """Send SIGINT to the main thread as soon as ``started`` is set (the work is waiting)."""
     main = threading.main_thread().ident
     assert main is not None
-    timer = threading.Timer(seconds, signal.pthread_kill, (main, signal.SIGINT))
-    timer.start()
+    stop = threading.Event()
+
+    def fire() -> None:
+        while not stop.is_set():
+            if started.wait(0.05):
+                signal.pthread_kill(main, signal.SIGINT)
+                return
+
+    thread = threading.Thread(target=fire, daemon=True)
+    thread.start()
     try:
         yield
     finally:
-        timer.cancel()
+        stop.set()
+        thread.join()
 
 
 def test_call_returns_results_and_raises_errors_from_the_loop_thread() -> None:
@@ -48,9 +58,11 @@ def test_call_returns_results_and_raises_errors_from_the_loop_thread() -> None:
 
 def test_ctrl_c_cancels_the_awaited_call_and_waits_for_its_cleanup() -> None:
     cleaned: list[str] = []
+    waiting = threading.Event()
 
     async def forever() -> None:
         try:
+            waiting.set()
             await asyncio.sleep(60)
         finally:
             await asyncio.sleep(0.05)  # cleanup that itself awaits
@@ -58,7 +70,7 @@ def test_ctrl_c_cancels_the_awaited_call_and_waits_for_its_cleanup() -> None:
 
     with BackgroundLoop() as loop:
         started = time.monotonic()
-        with _ctrl_c_after(0.2), pytest.raises(KeyboardInterrupt):
+        with _ctrl_c_once(waiting), pytest.raises(KeyboardInterrupt):
             loop.call(forever())
         assert cleaned == ["done"]
         assert time.monotonic() - started < 5
@@ -86,6 +98,7 @@ def test_iterate_streams_items_in_order_then_the_source_error() -> None:
 
 def test_ctrl_c_while_streaming_closes_the_source_before_raising() -> None:
     events: list[str] = []
+    waiting = threading.Event()
 
     async def source() -> AsyncIterator[str]:
         try:
@@ -103,9 +116,10 @@ def test_ctrl_c_while_streaming_closes_the_source_before_raising() -> None:
     def consume(stream: Iterator[str]) -> None:
         for item in stream:
             received.append(item)
+            waiting.set()  # Ctrl-C comes while the next item is awaited
 
     with BackgroundLoop() as loop:
-        with _ctrl_c_after(0.3), pytest.raises(KeyboardInterrupt):
+        with _ctrl_c_once(waiting), pytest.raises(KeyboardInterrupt):
             consume(loop.iterate(source()))
         assert events == ["cancelled", "closed"]
     assert received == ["first"]
