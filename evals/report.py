@@ -37,6 +37,7 @@ class RunView:
     info: dict[str, Any]
     summary: dict[str, Any]
     items: int
+    records: dict[str, dict[str, Any]]
 
 
 def load_run(folder: Path) -> RunView:
@@ -52,12 +53,15 @@ def load_run(folder: Path) -> RunView:
         info = json.loads(info_path.read_text())
     except json.JSONDecodeError as exc:
         raise UserError(f"{info_path}: not valid JSON ({exc})") from None
-    records = list(load_results(results_path).values())
+    by_id = load_results(results_path)
+    records = list(by_id.values())
     if not records:
         raise UserError(f"{results_path} holds no finished items yet")
     summary = summarize(records)
     label = f"{info.get('strategy', '?')} / {info.get('model', '?')}"
-    return RunView(label=label, folder=folder, info=info, summary=summary, items=len(records))
+    return RunView(
+        label=label, folder=folder, info=info, summary=summary, items=len(records), records=by_id
+    )
 
 
 def _unique_labels(runs: list[RunView]) -> list[str]:
@@ -156,6 +160,22 @@ def render_markdown(runs: list[RunView]) -> str:
     ]
     for name, key, digits in cost_rows:
         row(name, [_num(run.summary["cost"].get(key), digits) for run in runs])
+    common = set.intersection(*(set(run.records) for run in runs)) if runs else set()
+    if len(runs) > 1 and any(len(common) < run.items for run in runs):
+        lines += [
+            "",
+            f"## Paired: the {len(common)} items every run finished",
+            "",
+            "The runs above hold different items (some stopped early); on the same items:",
+            "",
+            header,
+            rule,
+        ]
+        paired = [summarize([run.records[i] for i in sorted(common)]) for run in runs]
+        if common:
+            row("overall (micro)", [_acc_cell(s["overall"]) for s in paired])
+            row("macro average", [_pct(s.get("macro_accuracy")) for s in paired])
+            row("prompt tokens", [_num(s["cost"].get("prompt_tokens_mean")) for s in paired])
     lines.append("")
     return "\n".join(lines)
 

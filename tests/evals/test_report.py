@@ -127,3 +127,18 @@ def test_report_refuses_a_folder_that_is_not_a_run(
     assert code != 0
     assert "is not a run folder" in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "r" / "report.md").exists()
+
+
+def test_runs_with_different_items_are_also_compared_on_the_common_ones(
+    two_runs: list[Path],
+) -> None:
+    runs = [load_run(folder) for folder in two_runs]
+    text = render_markdown(runs)
+    assert "## Paired: the 4 items every run finished" in text
+    paired = text.split("## Paired")[1]
+    rows = {
+        line.split("|")[1].strip(): line for line in paired.splitlines() if line.startswith("|")
+    }
+    # agent on items 1-4: 3 of 4 right (item 5, an error, is not common); no-record: 1 of 4
+    assert rows["overall (micro)"].split("|")[2].strip().startswith("75.0")
+    assert rows["overall (micro)"].split("|")[3].strip().startswith("25.0")
