@@ -196,11 +196,16 @@ def write_charts(runs: list[RunView], out_dir: Path) -> list[Path]:
     width = 0.8 / max(1, len(runs))
     for index, (label, run) in enumerate(zip(labels, runs, strict=True)):
         values = []
+        missing = []
         for category in categories:
             stats = run.summary["per_category"].get(category) or {}
             values.append(100 * (stats.get("accuracy") or 0.0))
+            missing.append(stats.get("accuracy") is None)
         positions = [c + index * width - 0.4 + width / 2 for c in range(len(categories))]
         ax.bar(positions, values, width=width, label=label)
+        for x, absent in zip(positions, missing, strict=True):
+            if absent:  # no item of this category finished: say so, not 0 %
+                ax.text(x, 1, "n/a", ha="center", va="bottom", fontsize=6, rotation=90)
     ax.set_xticks(range(len(categories)))
     ax.set_xticklabels(categories, rotation=35, ha="right")
     ax.set_ylabel("accuracy (%)")
