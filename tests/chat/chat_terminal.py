@@ -115,6 +115,22 @@ class ChatTerminal:
         """Press Ctrl-C."""
         self.child.sendintr()
 
+    def interrupt_until(self, pattern: str, *, tries: int = 4, wait: float = 5.0) -> str:
+        """Press Ctrl-C until ``pattern`` shows; the text up to it.
+
+        A Ctrl-C that lands in the instant between two reads of the terminal can go
+        unnoticed (CPython's readline checks for signals before it waits for a key, not
+        while it starts to wait); a user presses again, and so does this.
+        """
+        for attempt in range(tries):
+            self.interrupt()
+            try:
+                return self.expect(pattern, timeout=wait if attempt < tries - 1 else None)
+            except AssertionError:
+                if self.ended or attempt == tries - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     def end_of_input(self) -> None:
         """Press Ctrl-D."""
         self.child.sendeof()
