@@ -174,11 +174,13 @@ class BackgroundLoop:
         except LoopClosed:
             coro.close()  # never to run: close it rather than leave it un-awaited
             raise
-        job = _Job(loop, coro)
+        job: _Job[T] | None = None
         try:
+            job = _Job(loop, coro)
             return job.result()
         except KeyboardInterrupt:
-            job.cancel_and_wait()
+            if job is not None:
+                job.cancel_and_wait()
             raise
 
     def iterate(self, source: AsyncIterator[T]) -> Generator[T, None, None]:

@@ -28,7 +28,9 @@ def _ctrl_c_once(started: threading.Event) -> Iterator[None]:
     def fire() -> None:
         while not stop.is_set():
             if started.wait(0.05):
-                signal.pthread_kill(main, signal.SIGINT)
+                # and a moment more, so that the main thread is inside its blocking wait
+                if not stop.wait(0.3):
+                    signal.pthread_kill(main, signal.SIGINT)
                 return
 
     thread = threading.Thread(target=fire, daemon=True)
