@@ -8,6 +8,7 @@ needs (unknown or missing arguments come back to the model as a fixable error).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -83,6 +84,24 @@ def answer_model(
     choices: list[str] | None = None,
     handles: list[str] | None = None,
 ) -> type[Answer]:
+    """The answer schema for a question (one class per distinct set of arguments).
+
+    ``value`` is typed by the answer type, if any; with ``handles``, ``citations`` may only
+    hold those handles (see :func:`_answer_model`).
+    """
+    return _answer_model(
+        answer_type,
+        tuple(choices) if choices else None,
+        tuple(dict.fromkeys(handles)) if handles else None,
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _answer_model(
+    answer_type: str | None,
+    choices: tuple[str, ...] | None,
+    handles: tuple[str, ...] | None,
+) -> type[Answer]:
     """The answer schema for a question.
 
     ``value`` is typed by the answer type, if any. When ``handles`` is given, ``citations``
@@ -92,9 +111,9 @@ def answer_model(
     """
     fields: dict[str, Any] = {}
     if handles:
-        citation = Literal[tuple(dict.fromkeys(handles))]  # type: ignore[valid-type]
+        citation = Literal[handles]  # type: ignore[valid-type]
         fields["citations"] = (
-            list[citation],  # type: ignore[valid-type]
+            list[citation],
             Field(
                 default_factory=list,
                 max_length=MAX_CITATIONS,
@@ -116,7 +135,7 @@ def answer_model(
     elif answer_type == "choice":
         if not choices:
             raise ValueError("a choice question needs its choices")
-        value_type = Literal[tuple(choices)] | None
+        value_type = Literal[choices] | None
     elif answer_type == "set":
         value_type = list[str] | None
     elif answer_type == "text":

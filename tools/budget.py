@@ -3,8 +3,9 @@
 The budget is counted in approximate tokens so that it means the same thing for every
 model. The estimate counts each digit as a token (Gemma and Qwen tokenizers split
 numbers into single digits, and clinical evidence is full of dates and values) and
-about four characters per token for the rest. ``ehr-agent bench tools`` compares it
-with a real tokenizer.
+about four characters per token for the rest. It has not been compared with a real
+tokenizer yet (no tokenizer package is installed here; the embedded models' GGUF
+vocabularies would do).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 __all__ = ["OutputBudget", "estimate_tokens"]
 
 
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
 def estimate_tokens(text: str) -> int:
-    """Approximate token count of ``text``."""
-    digits = sum(ch.isdigit() for ch in text)
+    """Approximate token count of ``text`` (ASCII digits count one token each)."""
+    digits = len(text) - len(text.translate(_NO_DIGITS))
     return digits + (len(text) - digits + 3) // 4
 
 

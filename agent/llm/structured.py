@@ -13,6 +13,7 @@ This is how MedGemma chooses tools: its chat template has no tool-call format.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -85,8 +86,15 @@ def json_schema_response_format(
     """The OpenAI ``response_format`` asking for JSON that matches ``schema``."""
     return {
         "type": "json_schema",
-        "json_schema": {"name": name, "schema": schema.model_json_schema(), "strict": strict},
+        "json_schema": {"name": name, "schema": _json_schema(schema), "strict": strict},
     }
+
+
+@functools.lru_cache(maxsize=512)
+def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    # Generating a JSON schema costs about a millisecond and schemas repeat across
+    # questions. The cached dict is shared: it is serialised into requests, never changed.
+    return schema.model_json_schema()
 
 
 def parse_structured(text: str, schema: type[T]) -> T:
