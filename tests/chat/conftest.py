@@ -80,3 +80,19 @@ def open_chat(
     finally:
         for terminal in started:
             terminal.close()
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_reaches_the_chat() -> Iterator[None]:
+    """Ctrl-C as in a terminal: Python's KeyboardInterrupt handler, here and in children.
+
+    Earlier tests in the same run (servers, multiprocessing workers) can leave SIGINT
+    ignored, and an ignored signal stays ignored in every process spawned afterwards.
+    """
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
