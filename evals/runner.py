@@ -47,17 +47,23 @@ SUMMARY = "summary.json"
 def sample_items(
     items: Sequence[QAItem], *, per_category: int | None, limit: int | None, seed: int
 ) -> list[QAItem]:
-    """A stratified sample (``per_category`` per category, seeded), then ``limit``."""
+    """A stratified sample (``per_category`` per category, seeded), then ``limit``.
+
+    The sample is ordered round-robin over the categories (the first pick of every
+    category, then the second, ...), so that ``limit``, or a run stopped part way, still
+    covers every category about equally.
+    """
     chosen = list(items)
     if per_category is not None:
         rng = random.Random(seed)
         by_category: dict[str, list[QAItem]] = defaultdict(list)
         for item in items:
             by_category[item.category].append(item)
-        chosen = []
+        picks = []
         for category in sorted(by_category):
             group = sorted(by_category[category], key=lambda i: i.id)
-            chosen.extend(rng.sample(group, min(per_category, len(group))))
+            picks.append(rng.sample(group, min(per_category, len(group))))
+        chosen = [pick[rank] for rank in range(per_category) for pick in picks if rank < len(pick)]
     if limit is not None:
         chosen = chosen[:limit]
     return chosen

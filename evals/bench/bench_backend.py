@@ -154,6 +154,7 @@ class BackendBenchResult:
     cores: int
     patients: int
     checkpointer: str
+    index_cache_ttl_s: float
 
 
 @dataclass
@@ -309,6 +310,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.clients < 1 or args.replicas < 1 or args.seconds <= 0:
         raise UserError("--clients, --replicas and --seconds must be positive", exit_code=2)
+    if args.patients is not None and args.patients < 1:
+        raise UserError("--patients must be at least 1", exit_code=2)
+    if args.index_cache_ttl is not None and args.index_cache_ttl < 0:
+        raise UserError("--index-cache-ttl must be 0 (off) or more seconds", exit_code=2)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-backend-"))
@@ -326,7 +331,13 @@ def _run(args: argparse.Namespace) -> int:
     try:
         fhir_proc.start()
         fhir_url = fhir_conn.recv()
-        overrides = {"fhir_url": fhir_url, "data_dir": str(work), "checkpointer": checkpointer}
+        overrides: dict[str, Any] = {
+            "fhir_url": fhir_url,
+            "data_dir": str(work),
+            "checkpointer": checkpointer,
+        }
+        if args.index_cache_ttl is not None:
+            overrides["index_cache_ttl_s"] = args.index_cache_ttl
         limits = {
             "max_concurrent": args.max_concurrent,
             "max_queue": args.clients,
@@ -346,7 +357,7 @@ def _run(args: argparse.Namespace) -> int:
             backend_pids.append(parent.recv())
         url = f"http://127.0.0.1:{port}"
         asyncio.run(_wait_ready(url, args.replicas))
-        patients = asyncio.run(_patient_ids(fhir_url))
+        patients = asyncio.run(_patient_ids(fhir_url))[: args.patients]
         if args.profile:
             profiler = _start_profiler(backend_pids[0], out, args.warmup + args.seconds)
             if profiler is None:
@@ -392,6 +403,7 @@ def _run(args: argparse.Namespace) -> int:
         cores=os.cpu_count() or 0,
         patients=len(patients),
         checkpointer=_describe_checkpointer(args.checkpointer),
+        index_cache_ttl_s=_index_cache_ttl(args.index_cache_ttl),
     )
     document = asdict(result)
     (out / "backend.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -401,6 +413,12 @@ def _run(args: argparse.Namespace) -> int:
     else:
         console().print(_markdown(result))
     return 0
+
+
+def _index_cache_ttl(requested: float | None) -> float:
+    from agent.config import Settings
+
+    return requested if requested is not None else Settings.load({}, environ={}).index_cache_ttl_s
 
 
 def _describe_checkpointer(target: str | None) -> str:
@@ -420,7 +438,8 @@ def _markdown(result: BackendBenchResult) -> str:
         "# Backend benchmark (instant model)\n\n"
         f"- {result.clients} concurrent clients, {result.replicas} backend process(es) answering "
         f"at most {result.max_concurrent} questions each, {result.seconds:g} s measured on "
-        f"{result.cores} cores; {result.patients} patients; checkpointer {result.checkpointer}\n"
+        f"{result.cores} cores; {result.patients} patients; checkpointer {result.checkpointer}; "
+        f"record index cache {_describe_ttl(result.index_cache_ttl_s)}\n"
         f"- **{result.questions_per_s} questions/s** ({result.questions} answered; HTTP statuses "
         f"{result.statuses})\n"
         f"- latency p50 {result.latency_p50_s} s, **p95 {result.latency_p95_s} s**, "
@@ -428,6 +447,10 @@ def _markdown(result: BackendBenchResult) -> str:
         f"- {result.fhir_requests_per_question} FHIR requests per question\n"
         f"- CPU over the window: {cpu}\n"
     )
+
+
+def _describe_ttl(ttl_s: float) -> str:
+    return f"{ttl_s:g} s" if ttl_s > 0 else "off (every question builds the index)"
 
 
 def register(bench_sub: argparse._SubParsersAction) -> None:
@@ -464,6 +487,19 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
         "--checkpointer",
         metavar="TARGET",
         help="SQLite path, :memory: or postgresql:// URL (default: a temporary SQLite file)",
+    )
+    parser.add_argument(
+        "--patients",
+        type=int,
+        metavar="N",
+        help="ask about the first N patients of the cohort only (default: all 25)",
+    )
+    parser.add_argument(
+        "--index-cache-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="seconds a patient's record index is reused (default: serve's default, "
+        "EHR_AGENT_INDEX_CACHE_TTL_S); 0 builds it for every question",
     )
     parser.add_argument(
         "--profile",
