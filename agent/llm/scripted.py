@@ -31,7 +31,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-__all__ = ["ScriptExhausted", "ScriptStep", "ScriptedChatModel"]
+__all__ = ["ReplyingChatModel", "ScriptExhausted", "ScriptStep", "ScriptedChatModel"]
 
 ScriptStep = str | AIMessage | Callable[[list[BaseMessage]], "str | AIMessage"] | BaseException
 
@@ -40,40 +40,23 @@ class ScriptExhausted(AssertionError):
     """The model was called more often than its script allows (a test bug)."""
 
 
-class ScriptedChatModel(BaseChatModel):
-    """Replies from a fixed script; records what it was asked."""
+class ReplyingChatModel(BaseChatModel):
+    """A ``BaseChatModel`` whose reply is computed in this process, without a server.
+
+    Subclasses implement :meth:`_reply`; this class turns it into LangChain's call and
+    streaming interfaces (the reply streamed in word pieces, tool calls as chunks), and
+    adds usage (estimated at four characters per token unless the reply has its own) and
+    the response metadata the agent reads from a real model.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    script: list[Any] = Field(default_factory=list, description="Steps, consumed in order.")
     model_name: str = Field("scripted", description="Reported as the served model name.")
     latency_s: float = Field(0.0, ge=0, description="Latency reported per call.")
-    received: list[list[BaseMessage]] = Field(
-        default_factory=list, description="The messages of each call, in order."
-    )
-    call_kwargs: list[dict[str, Any]] = Field(
-        default_factory=list, description="The keyword arguments of each call."
-    )
-    _position: int = PrivateAttr(0)
 
-    @classmethod
-    def from_steps(cls, *steps: ScriptStep, **fields: Any) -> ScriptedChatModel:
-        """Build a model whose script is ``steps``."""
-        return cls(script=list(steps), **fields)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    @property
-    def calls(self) -> int:
-        """How many calls were made."""
-        return len(self.received)
-
-    @property
-    def remaining(self) -> int:
-        """Steps not yet consumed."""
-        return len(self.script) - self._position
+    def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | AIMessage:
+        """The reply to one call (``kwargs`` holds e.g. ``response_format``)."""
+        raise NotImplementedError
 
     def bind_tools(
         self,
@@ -82,7 +65,7 @@ class ScriptedChatModel(BaseChatModel):
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Record the tools like a real model would send them; replies stay scripted."""
+        """Record the tools like a real model would send them; replies stay computed."""
         formatted = [convert_to_openai_tool(tool) for tool in tools]
         if tool_choice is not None:
             kwargs["tool_choice"] = tool_choice
@@ -95,7 +78,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        reply = self._next(messages, kwargs)
+        reply = self._respond(messages, kwargs)
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
     async def _agenerate(
@@ -114,7 +97,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        reply = self._next(messages, kwargs)
+        reply = self._respond(messages, kwargs)
         words = reply.text.split(" ")
         for index, word in enumerate(words):
             piece = word if index == len(words) - 1 else word + " "
@@ -148,23 +131,11 @@ class ScriptedChatModel(BaseChatModel):
         for chunk in self._stream(messages, stop, None, **kwargs):
             yield chunk
 
-    def _next(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
-        self.received.append(list(messages))
-        self.call_kwargs.append(dict(kwargs))
-        if self._position >= len(self.script):
-            raise ScriptExhausted(
-                f"ScriptedChatModel was called {len(self.received)} times but its script has "
-                f"{len(self.script)} steps"
-            )
-        step = self.script[self._position]
-        self._position += 1
-        if isinstance(step, BaseException):
-            raise step
-        if callable(step) and not isinstance(step, AIMessage):
-            step = step(list(messages))
+    def _respond(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+        step = self._reply(messages, kwargs)
         reply = AIMessage(content=step) if isinstance(step, str) else step
         if not isinstance(reply, AIMessage):
-            raise TypeError(f"script step produced {type(reply).__name__}, not str/AIMessage")
+            raise TypeError(f"the reply is {type(reply).__name__}, not str/AIMessage")
         return reply.model_copy(
             update={
                 "usage_metadata": reply.usage_metadata or _estimate_usage(messages, reply.text),
@@ -179,6 +150,56 @@ class ScriptedChatModel(BaseChatModel):
                 },
             }
         )
+
+
+class ScriptedChatModel(ReplyingChatModel):
+    """Replies from a fixed script; records what it was asked."""
+
+    script: list[Any] = Field(default_factory=list, description="Steps, consumed in order.")
+    received: list[list[BaseMessage]] = Field(
+        default_factory=list, description="The messages of each call, in order."
+    )
+    call_kwargs: list[dict[str, Any]] = Field(
+        default_factory=list, description="The keyword arguments of each call."
+    )
+    _position: int = PrivateAttr(0)
+
+    @classmethod
+    def from_steps(cls, *steps: ScriptStep, **fields: Any) -> ScriptedChatModel:
+        """Build a model whose script is ``steps``."""
+        return cls(script=list(steps), **fields)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    @property
+    def calls(self) -> int:
+        """How many calls were made."""
+        return len(self.received)
+
+    @property
+    def remaining(self) -> int:
+        """Steps not yet consumed."""
+        return len(self.script) - self._position
+
+    def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str | AIMessage:
+        self.received.append(list(messages))
+        self.call_kwargs.append(dict(kwargs))
+        if self._position >= len(self.script):
+            raise ScriptExhausted(
+                f"ScriptedChatModel was called {len(self.received)} times but its script has "
+                f"{len(self.script)} steps"
+            )
+        step = self.script[self._position]
+        self._position += 1
+        if isinstance(step, BaseException):
+            raise step
+        if callable(step) and not isinstance(step, AIMessage):
+            step = step(list(messages))
+        if not isinstance(step, str | AIMessage):
+            raise TypeError(f"script step produced {type(step).__name__}, not str/AIMessage")
+        return step
 
 
 def _estimate_usage(messages: list[BaseMessage], reply: str) -> UsageMetadata:

@@ -27,16 +27,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import BaseMessage
+
+from agent.llm.scripted import ReplyingChatModel
 
 __all__ = ["BackendBenchResult", "InstantAgentModel", "register"]
 
@@ -45,93 +43,31 @@ _QUESTION = "Which conditions are on record?"
 _HANDLE = re.compile(r"\[(C\d+)\]")
 
 
-class InstantAgentModel(BaseChatModel):
+class InstantAgentModel(ReplyingChatModel):
     """A chat model that answers at once, like a script, for as many questions as asked.
 
     Plan calls (``response_format`` named ``plan``) ask for one Condition search, then say
     they have enough; answer calls cite the first Condition handle of the search result
     (or the patient, ``PT1``). The answer is streamed in word pieces like a real model.
+    Nothing is recorded per call, so memory stays flat over a long run.
     """
+
+    model_name: str = "instant"
 
     @property
     def _llm_type(self) -> str:
         return "instant"
 
-    def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+    def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
         schema = ((kwargs.get("response_format") or {}).get("json_schema") or {}).get("name")
         text = messages[-1].text if messages else ""
         if schema == "plan":
             if "Result of search" in text:
-                content = json.dumps({"enough": True, "calls": []})
-            else:
-                content = json.dumps(
-                    {"enough": False, "calls": [{"tool": "search", "type": "Condition"}]}
-                )
-        else:
-            found = _HANDLE.search(text.split("Result of search", 1)[-1])
-            handle = found.group(1) if found else "PT1"
-            content = json.dumps(
-                {"answer": f"The record shows this [{handle}].", "citations": [handle]}
-            )
-        prompt = max(1, sum(len(m.text) for m in messages) // 4)
-        completion = max(1, len(content) // 4)
-        return AIMessage(
-            content=content,
-            usage_metadata={
-                "input_tokens": prompt,
-                "output_tokens": completion,
-                "total_tokens": prompt + completion,
-            },
-            response_metadata={"model_name": "instant", "latency_s": 0.0},
-        )
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._reply(messages, kwargs))])
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return self._generate(messages, stop, None, **kwargs)
-
-    def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        reply = self._reply(messages, kwargs)
-        words = reply.text.split(" ")
-        for index, word in enumerate(words):
-            piece = word if index == len(words) - 1 else word + " "
-            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                usage_metadata=reply.usage_metadata,
-                response_metadata=reply.response_metadata,
-            )
-        )
-
-    async def _astream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        for chunk in self._stream(messages, stop, None, **kwargs):
-            yield chunk
+                return json.dumps({"enough": True, "calls": []})
+            return json.dumps({"enough": False, "calls": [{"tool": "search", "type": "Condition"}]})
+        found = _HANDLE.search(text.split("Result of search", 1)[-1])
+        handle = found.group(1) if found else "PT1"
+        return json.dumps({"answer": f"The record shows this [{handle}].", "citations": [handle]})
 
 
 @dataclass
