@@ -8,7 +8,8 @@ items each run holds). Written to ``--out``:
 - ``report.md``: one column per run; per-category accuracy with its 95% bootstrap
   interval, the EHRQA-style macro average, overall accuracy, errors, retrieval
   precision/recall against the gold evidence ids, and cost (prompt tokens, LLM calls,
-  FHIR requests, seconds per question);
+  FHIR requests, seconds per question; for full-context also the size of the whole record
+  before it was cut to the model's context);
 - ``accuracy_by_category.png``: grouped bars, one group per category, one bar per run;
 - ``tokens_vs_accuracy.png``: mean prompt tokens per question against macro accuracy.
 """
@@ -157,6 +158,7 @@ def render_markdown(runs: list[RunView]) -> str:
         ("LLM calls", "llm_calls_mean", 2),
         ("FHIR requests", "fhir_requests_mean", 2),
         ("seconds", "seconds_mean", 1),
+        ("whole record, uncut (tokens)", "record_tokens_mean", 0),
     ]
     for name, key, digits in cost_rows:
         row(name, [_num(run.summary["cost"].get(key), digits) for run in runs])

@@ -83,6 +83,16 @@ def load_results(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left half-written by a crash, so that appending starts clean."""
+    if not path.exists():
+        return
+    with path.open("r+b") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
 def _record(item: QAItem, strategy: str, outcome: Outcome) -> dict[str, Any]:
     record: dict[str, Any] = {
         "id": item.id,
@@ -102,6 +112,7 @@ def _record(item: QAItem, strategy: str, outcome: Outcome) -> dict[str, Any]:
         "evidence_ids": item.evidence_ids,
         "usage": outcome.usage,
         "context_tokens": outcome.context_tokens,
+        "record_tokens": outcome.record_tokens or None,
         "error": outcome.error,
         "failure": outcome.failure,
     }
@@ -156,6 +167,7 @@ async def run_items(
 ) -> list[dict[str, Any]]:
     """Answer and score ``items`` not yet in ``out_dir``; return every record of the run."""
     results_path = out_dir / RESULTS
+    _drop_torn_tail(results_path)
     done = load_results(results_path)
     todo = [i for i in items if i.id not in done]
     todo.sort(key=lambda i: (i.patient_id, i.as_of, i.id))
@@ -228,6 +240,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "fhir_requests_mean": mean("fhir_requests"),
         "seconds_mean": mean("seconds"),
     }
+    whole = [int(r["record_tokens"]) for r in answered if r.get("record_tokens")]
+    # full-context only: what the whole record would have cost, had nothing been cut
+    summary["cost"]["record_tokens_mean"] = round(sum(whole) / len(whole), 2) if whole else None
     shown = [r["retrieval"]["shown_recall"] for r in answered if r.get("retrieval")]
     summary["shown_recall_mean"] = round(sum(shown) / len(shown), 4) if shown else None
     summary["verified_rate"] = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.language_models import BaseChatModel
 
@@ -29,7 +29,7 @@ from tools.records import EvidenceRecord
 from tools.render import render_record
 from tools.session import EvidenceSession
 
-__all__ = ["STRATEGIES", "Outcome", "Strategy", "full_record_text"]
+__all__ = ["STRATEGIES", "Outcome", "RecordText", "Strategy", "full_record_text"]
 
 STRATEGIES = ("agent", "full-context", "no-record")
 
@@ -68,6 +68,8 @@ class Outcome:
     """The model failed to produce an answer (scored as wrong)."""
     context_tokens: int = 0
     """Approximate tokens of record text given to the model (full-context)."""
+    record_tokens: int = 0
+    """Approximate tokens of the whole record before it was cut to fit (full-context)."""
 
 
 def _section(
@@ -89,9 +91,17 @@ def _section(
     return lines, kept
 
 
-async def full_record_text(
-    session: EvidenceSession, budget_tokens: int
-) -> tuple[str, list[EvidenceRecord]]:
+class RecordText(NamedTuple):
+    """The record as full-context gives it to the model."""
+
+    text: str
+    shown: list[EvidenceRecord]
+    """The records whose lines made it into ``text``."""
+    whole_tokens: int
+    """Approximate tokens of the whole record, had nothing been cut."""
+
+
+async def full_record_text(session: EvidenceSession, budget_tokens: int) -> RecordText:
     """The patient's record, one line per resource, within ``budget_tokens``.
 
     Sections are given a fair share of the budget (small sections keep everything; large
@@ -124,7 +134,10 @@ async def full_record_text(
         shown.extend(kept)
         remaining -= sum(estimate_tokens(line) + 1 for line in lines)
     text = "\n".join([head, *(line for rt in present for line in sections[rt])])
-    return text, shown
+    whole = estimate_tokens(head) + sum(
+        estimate_tokens(f"{rt} ({len(by_type[rt])}):") + 1 + sizes[rt] for rt in present
+    )
+    return RecordText(text, shown, whole)
 
 
 class Strategy:
@@ -176,10 +189,11 @@ class Strategy:
         started = time.perf_counter()
         with track_requests() as fhir:
             if self.name == "full-context":
-                text, shown = await full_record_text(session.evidence, self.context_tokens)
-                session.evidence.remember(shown)
-                context_text = text
-                outcome.context_tokens = estimate_tokens(text)
+                record = await full_record_text(session.evidence, self.context_tokens)
+                session.evidence.remember(record.shown)
+                context_text = record.text
+                outcome.context_tokens = estimate_tokens(record.text)
+                outcome.record_tokens = record.whole_tokens
             final: dict[str, Any] | None = None
             async for event in session.stream(
                 item.question,
