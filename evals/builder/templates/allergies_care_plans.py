@@ -13,7 +13,12 @@ from typing import Any
 
 from evals.builder.record import concept_of
 from evals.builder.templates.base import Draft, Template, hint, template
-from evals.builder.templates.concepts import date_of_concept
+from evals.builder.templates.concepts import (
+    absent_draft,
+    active_set_drafts,
+    any_of_type,
+    date_of_concept,
+)
 from evals.builder.view import Fact, PatientView, ref
 
 __all__ = ["TEMPLATES"]
@@ -32,30 +37,6 @@ def _clinical_status(resource: Mapping[str, Any]) -> str | None:
         if isinstance(coding, Mapping) and isinstance(coding.get("code"), str):
             return str(coding["code"])
     return None
-
-
-@template(
-    "allergy.any",
-    "allergies_care_plans",
-    "yes_no",
-    "Does the patient have any recorded allergies or intolerances (as of {as_of})?",
-    "Is any allergy documented in the patient's record?",
-    "As of {as_of}, has an allergy been recorded for this patient?",
-)
-def _any_allergy(view: PatientView, rng: random.Random) -> list[Draft]:
-    if not view.fully_dated(_ALLERGY):
-        return []
-    allergies = view.resources(_ALLERGY)
-    return [
-        Draft(
-            params={"op": "exists", "resource_type": _ALLERGY},
-            slots={},
-            gold="yes" if allergies else "no",
-            evidence=tuple(ref(a) for a in allergies) or (view.patient_ref,),
-            hint=hint(_ALLERGY, None, date_to=view.as_of),
-            difficulty="easy",
-        )
-    ]
 
 
 def _allergy_facts(view: PatientView) -> list[tuple[Fact, str | None]] | None:
@@ -79,18 +60,7 @@ def _active_allergies(view: PatientView, rng: random.Random) -> list[Draft]:
     active = [f for f, s in facts if s == "active"]
     if not all(view.vocabulary.nameable("allergy", f.concept) for f in active):
         return []
-    names = sorted({f.concept.display or "" for f in active})
-    if not 1 <= len(names) <= 8:
-        return []
-    return [
-        Draft(
-            params={"op": "active_allergies", "resource_type": _ALLERGY},
-            slots={},
-            gold=names,
-            evidence=tuple(f.ref for f in active),
-            hint=hint(_ALLERGY, None, date_to=view.as_of),
-        )
-    ]
+    return active_set_drafts(view, "active_allergies", _ALLERGY, active)
 
 
 @template(
@@ -120,16 +90,7 @@ def _specific_allergy(view: PatientView, rng: random.Random) -> list[Draft]:
             )
         )
     pool = [c for c in view.vocabulary.pool("allergy") if (c.system, c.code) not in present]
-    drafts += [
-        Draft(
-            params={"op": "exists", "resource_type": _ALLERGY, "code": c.token},
-            slots={"name": c.display or ""},
-            gold="no",
-            evidence=(view.patient_ref,),
-            hint=hint(_ALLERGY, c.token, date_to=view.as_of),
-        )
-        for c in view.unrelated(pool)
-    ]
+    drafts += [absent_draft(view, _ALLERGY, c) for c in view.unrelated(pool)]
     return drafts
 
 
@@ -155,24 +116,29 @@ def _active_plans(view: PatientView, rng: random.Random) -> list[Draft]:
     if any(not isinstance(f.resource.get("status"), str) for f in plans):
         return []
     active = [f for f in plans if f.resource.get("status") == "active"]
-    names = sorted({f.concept.display or "" for f in active})
-    if not 1 <= len(names) <= 8:
-        return []
-    return [
-        Draft(
-            params={"op": "active_care_plans", "resource_type": _PLAN},
-            slots={},
-            gold=names,
-            evidence=tuple(f.ref for f in active),
-            hint=hint(_PLAN, None, date_to=view.as_of),
-        )
-    ]
+    return active_set_drafts(view, "active_care_plans", _PLAN, active)
 
 
 def _unique_plans(view: PatientView) -> list[Fact]:
     plans = _plans(view) or []
     keys = [(f.concept, f.day) for f in plans]
     return [f for f, key in zip(plans, keys, strict=True) if keys.count(key) == 1]
+
+
+def _plan_draft(fact: Fact, op: str, gold: Any, evidence: tuple[str, ...]) -> Draft:
+    """A question about one care plan, named by its concept and its start day."""
+    return Draft(
+        params={
+            "op": op,
+            "resource_type": _PLAN,
+            "code": fact.concept.token,
+            "day": fact.day.isoformat(),
+        },
+        slots={"name": fact.concept.display or "", "day": fact.day.isoformat()},
+        gold=gold,
+        evidence=evidence,
+        hint=hint(_PLAN, fact.concept.token, fact.day, fact.day),
+    )
 
 
 @template(
@@ -197,20 +163,7 @@ def _activities(view: PatientView, rng: random.Random) -> list[Draft]:
             names.add(concept.display)
         if not 1 <= len(names) <= 6:
             continue
-        drafts.append(
-            Draft(
-                params={
-                    "op": "care_plan_activities",
-                    "resource_type": _PLAN,
-                    "code": fact.concept.token,
-                    "day": fact.day.isoformat(),
-                },
-                slots={"name": fact.concept.display or "", "day": fact.day.isoformat()},
-                gold=sorted(names),
-                evidence=(fact.ref,),
-                hint=hint(_PLAN, fact.concept.token, fact.day, fact.day),
-            )
-        )
+        drafts.append(_plan_draft(fact, "care_plan_activities", sorted(names), (fact.ref,)))
     return drafts
 
 
@@ -233,24 +186,20 @@ def _addresses(view: PatientView, rng: random.Random) -> list[Draft]:
         if condition is None or concept is None or concept.display is None:
             continue
         drafts.append(
-            Draft(
-                params={
-                    "op": "care_plan_addresses",
-                    "resource_type": _PLAN,
-                    "code": fact.concept.token,
-                    "day": fact.day.isoformat(),
-                },
-                slots={"name": fact.concept.display or "", "day": fact.day.isoformat()},
-                gold=concept.display,
-                evidence=(fact.ref, ref(condition)),
-                hint=hint(_PLAN, fact.concept.token, fact.day, fact.day),
-            )
+            _plan_draft(fact, "care_plan_addresses", concept.display, (fact.ref, ref(condition)))
         )
     return drafts
 
 
 TEMPLATES: tuple[Template, ...] = (
-    _any_allergy,
+    any_of_type(
+        "allergy.any",
+        "allergies_care_plans",
+        _ALLERGY,
+        "Does the patient have any recorded allergies or intolerances (as of {as_of})?",
+        "Is any allergy documented in the patient's record?",
+        "As of {as_of}, has an allergy been recorded for this patient?",
+    ),
     _active_allergies,
     _specific_allergy,
     _active_plans,

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from evals.builder.record import norm_key
 from evals.builder.view import PatientView
@@ -26,6 +26,8 @@ __all__ = [
     "Template",
     "day_range",
     "hint",
+    "period_params",
+    "period_slots",
     "pick_distractors",
     "template",
     "value_tolerance",
@@ -45,19 +47,8 @@ Category = Literal[
     "allergies_care_plans",
     "imaging",
 ]
-CATEGORIES: tuple[Category, ...] = (
-    "demographics",
-    "conditions",
-    "medications",
-    "lab_results",
-    "vital_signs",
-    "longitudinal_trends",
-    "encounters",
-    "procedures",
-    "immunizations",
-    "allergies_care_plans",
-    "imaging",
-)
+# Read off the Literal, so that the two cannot drift apart; the order is the Literal's.
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 Difficulty = Literal["easy", "medium", "hard"]
 
 
@@ -131,6 +122,16 @@ def year_range(rng: random.Random, days: Sequence[date], as_of: date) -> tuple[d
 def day_range(start: date, end: date) -> str:
     """Human text of an inclusive range of days."""
     return f"{start.isoformat()} and {end.isoformat()}"
+
+
+def period_params(start: date, end: date) -> dict[str, str]:
+    """Item parameters of an inclusive range of days."""
+    return {"date_from": start.isoformat(), "date_to": end.isoformat()}
+
+
+def period_slots(start: date, end: date) -> dict[str, str]:
+    """Phrasing slots of an inclusive range of days: ``{range}``, ``{from}`` and ``{to}``."""
+    return {"range": day_range(start, end), "from": start.isoformat(), "to": end.isoformat()}
 
 
 def pick_distractors(

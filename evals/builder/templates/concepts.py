@@ -1,31 +1,37 @@
 """Template factories shared by every coded-concept category (conditions, procedures, ...).
 
 Each factory returns a :class:`Template` for one concept kind: ever/never, first or last
-date, how many times, which of these, what on a given day, how many in a date range.
+date, how many times, which of these, what on a given day, how many in a date range, or for
+one resource type: any at all. The draft helpers build the "never had it" and the "which are
+active" answers that several categories give the same way.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
-from evals.builder.record import record_day
+from evals.builder.record import Concept, record_day
 from evals.builder.templates.base import (
     Category,
     Draft,
     Template,
-    day_range,
     hint,
+    period_params,
+    period_slots,
     pick_distractors,
     template,
     year_range,
 )
-from evals.builder.view import Fact, PatientView
+from evals.builder.view import Fact, PatientView, ref
 from evals.builder.vocabulary import ConceptKind
 
 __all__ = [
+    "absent_draft",
+    "active_set_drafts",
+    "any_of_type",
     "count_in_range",
     "count_of_concept",
     "date_of_concept",
@@ -40,6 +46,69 @@ FactFilter = Callable[[Fact], bool]
 
 def _all(_: Fact) -> bool:
     return True
+
+
+def absent_draft(view: PatientView, resource_type: str, concept: Concept) -> Draft:
+    """Ever had {name}? answered no. Evidence: ``Patient/<id>`` (the record as a whole)."""
+    return Draft(
+        params={"op": "exists", "resource_type": resource_type, "code": concept.token},
+        slots={"name": concept.display or ""},
+        gold="no",
+        evidence=(view.patient_ref,),
+        hint=hint(resource_type, concept.token, date_to=view.as_of),
+        difficulty="medium",
+    )
+
+
+def active_set_drafts(
+    view: PatientView,
+    op: str,
+    resource_type: str,
+    active: Sequence[Fact],
+    *,
+    hard_over: int | None = None,
+) -> list[Draft]:
+    """Which are active? answered by the distinct names of ``active``; asked for 1 to 8 names.
+
+    The question is hard when it has more than ``hard_over`` names, medium otherwise.
+    """
+    names = sorted({f.concept.display or "" for f in active})
+    if not 1 <= len(names) <= 8:
+        return []
+    return [
+        Draft(
+            params={"op": op, "resource_type": resource_type},
+            slots={},
+            gold=names,
+            evidence=tuple(f.ref for f in active),
+            hint=hint(resource_type, None, date_to=view.as_of),
+            difficulty="hard" if hard_over is not None and len(names) > hard_over else "medium",
+        )
+    ]
+
+
+def any_of_type(
+    template_id: str, category: Category, resource_type: str, *phrasings: str
+) -> Template:
+    """Any resource of a type at all? Asked only when every one of them is dated."""
+
+    @template(template_id, category, "yes_no", *phrasings)
+    def generate(view: PatientView, rng: random.Random) -> list[Draft]:
+        if not view.fully_dated(resource_type):
+            return []
+        found = view.resources(resource_type)
+        return [
+            Draft(
+                params={"op": "exists", "resource_type": resource_type},
+                slots={},
+                gold="yes" if found else "no",
+                evidence=tuple(ref(r) for r in found) or (view.patient_ref,),
+                hint=hint(resource_type, None, date_to=view.as_of),
+                difficulty="easy",
+            )
+        ]
+
+    return generate
 
 
 def ever_present(
@@ -94,17 +163,7 @@ def ever_absent(
             return []
         present = {(c.system, c.code) for c in (f.concept for f in view.facts(kind, resource_type))}
         pool = [c for c in view.vocabulary.pool(kind) if (c.system, c.code) not in present]
-        return [
-            Draft(
-                params={"op": "exists", "resource_type": resource_type, "code": c.token},
-                slots={"name": c.display or ""},
-                gold="no",
-                evidence=(view.patient_ref,),
-                hint=hint(resource_type, c.token, date_to=view.as_of),
-                difficulty="medium",
-            )
-            for c in view.unrelated(pool)
-        ]
+        return [absent_draft(view, resource_type, c) for c in view.unrelated(pool)]
 
     return generate
 
@@ -202,17 +261,8 @@ def count_in_range(
             return []
         return [
             Draft(
-                params={
-                    "op": "count",
-                    "resource_type": resource_type,
-                    "date_from": start.isoformat(),
-                    "date_to": end.isoformat(),
-                },
-                slots={
-                    "range": day_range(start, end),
-                    "from": start.isoformat(),
-                    "to": end.isoformat(),
-                },
+                params={"op": "count", "resource_type": resource_type, **period_params(start, end)},
+                slots=period_slots(start, end),
                 gold=float(len(inside)),
                 unit=unit,
                 tolerance=0.0,

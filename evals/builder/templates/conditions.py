@@ -12,9 +12,10 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from evals.builder.record import day_of
+from evals.builder.record import Concept, day_of
 from evals.builder.templates.base import Draft, Template, hint, template
 from evals.builder.templates.concepts import (
+    active_set_drafts,
     count_in_range,
     count_of_concept,
     date_of_concept,
@@ -59,6 +60,15 @@ def condition_active_on(view: PatientView, fact: Fact) -> bool | None:
     return None
 
 
+def _single_episodes(view: PatientView) -> list[tuple[Concept, Fact]]:
+    """Conditions recorded once: a recurring one has no single state or resolution day."""
+    return [
+        (concept, facts[0])
+        for concept, facts in view.by_concept(_KIND, _TYPE).items()
+        if len(facts) == 1
+    ]
+
+
 @template(
     "cond.active",
     "conditions",
@@ -69,10 +79,8 @@ def condition_active_on(view: PatientView, fact: Fact) -> bool | None:
 )
 def _active(view: PatientView, rng: random.Random) -> list[Draft]:
     drafts = []
-    for concept, facts in view.by_concept(_KIND, _TYPE).items():
-        if len(facts) != 1:
-            continue
-        state = condition_active_on(view, facts[0])
+    for concept, fact in _single_episodes(view):
+        state = condition_active_on(view, fact)
         if state is None:
             continue
         drafts.append(
@@ -80,7 +88,7 @@ def _active(view: PatientView, rng: random.Random) -> list[Draft]:
                 params={"op": "condition_active", "resource_type": _TYPE, "code": concept.token},
                 slots={"name": concept.display or ""},
                 gold="yes" if state else "no",
-                evidence=(facts[0].ref,),
+                evidence=(fact.ref,),
                 hint=hint(_TYPE, concept.token, date_to=view.as_of),
             )
         )
@@ -105,19 +113,7 @@ def _active_set(view: PatientView, rng: random.Random) -> list[Draft]:
             return []
         if state:
             active.append(fact)
-    names = sorted({f.concept.display or "" for f in active})
-    if not 1 <= len(names) <= 8:
-        return []
-    return [
-        Draft(
-            params={"op": "active_conditions", "resource_type": _TYPE},
-            slots={},
-            gold=names,
-            evidence=tuple(f.ref for f in active),
-            hint=hint(_TYPE, None, date_to=view.as_of),
-            difficulty="hard" if len(names) > 3 else "medium",
-        )
-    ]
+    return active_set_drafts(view, "active_conditions", _TYPE, active, hard_over=3)
 
 
 @template(
@@ -130,10 +126,8 @@ def _active_set(view: PatientView, rng: random.Random) -> list[Draft]:
 )
 def _resolution_date(view: PatientView, rng: random.Random) -> list[Draft]:
     drafts = []
-    for concept, facts in view.by_concept(_KIND, _TYPE).items():
-        if len(facts) != 1:
-            continue
-        end = day_of(facts[0].resource.get("abatementDateTime"))
+    for concept, fact in _single_episodes(view):
+        end = day_of(fact.resource.get("abatementDateTime"))
         if end is None or end > view.as_of:
             continue
         drafts.append(
@@ -142,32 +136,23 @@ def _resolution_date(view: PatientView, rng: random.Random) -> list[Draft]:
                 slots={"name": concept.display or ""},
                 gold=end.isoformat(),
                 precision="day",
-                evidence=(facts[0].ref,),
+                evidence=(fact.ref,),
                 hint=hint(_TYPE, concept.token, date_to=view.as_of),
             )
         )
     return drafts
 
 
+# One wording whether the answer is yes (ever_present) or no (ever_absent): it gives nothing away.
+_EVER_PHRASINGS = (
+    "Has the patient ever been diagnosed with {name} (as of {as_of})?",
+    "Does the patient's record show a diagnosis of {name}?",
+    "Has {name} ever been recorded as a condition for this patient?",
+)
+
 TEMPLATES: tuple[Template, ...] = (
-    ever_present(
-        "cond.ever",
-        "conditions",
-        _KIND,
-        _TYPE,
-        "Has the patient ever been diagnosed with {name} (as of {as_of})?",
-        "Does the patient's record show a diagnosis of {name}?",
-        "Has {name} ever been recorded as a condition for this patient?",
-    ),
-    ever_absent(
-        "cond.never",
-        "conditions",
-        _KIND,
-        _TYPE,
-        "Has the patient ever been diagnosed with {name} (as of {as_of})?",
-        "Does the patient's record show a diagnosis of {name}?",
-        "Has {name} ever been recorded as a condition for this patient?",
-    ),
+    ever_present("cond.ever", "conditions", _KIND, _TYPE, *_EVER_PHRASINGS),
+    ever_absent("cond.never", "conditions", _KIND, _TYPE, *_EVER_PHRASINGS),
     _active,
     _active_set,
     date_of_concept(

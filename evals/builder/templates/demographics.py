@@ -6,7 +6,8 @@ Age is whole years on the as-of day, or at death for a patient who died on or be
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from evals.builder.record import clean_text, concept_of
@@ -59,6 +60,29 @@ def _patient_draft(view: PatientView, op: str, gold: Any, **extra: Any) -> Draft
     )
 
 
+def _patient_day(
+    template_id: str, op: str, day_of: Callable[[PatientView], date | None], *phrasings: str
+) -> Template:
+    """A day the Patient resource records (birth, death), asked when it is there."""
+
+    @template(template_id, "demographics", "date", *phrasings)
+    def generate(view: PatientView, rng: random.Random) -> list[Draft]:
+        day = day_of(view)
+        if day is None:
+            return []
+        return [_patient_draft(view, op, day.isoformat(), precision="day")]
+
+    return generate
+
+
+def _patient_choice(
+    view: PatientView, rng: random.Random, op: str, gold: str, options: tuple[str, ...]
+) -> list[Draft]:
+    """The recorded value among distractors from fixed ``options``; nothing if too few."""
+    choices = pick_distractors(rng, gold, options)
+    return [_patient_draft(view, op, gold, choices=choices)] if choices else []
+
+
 @template(
     "demo.age",
     "demographics",
@@ -98,21 +122,6 @@ def _age_at_death(view: PatientView, rng: random.Random) -> list[Draft]:
 
 
 @template(
-    "demo.birth_date",
-    "demographics",
-    "date",
-    "What is the patient's date of birth?",
-    "When was the patient born?",
-    "Give the patient's birth date.",
-)
-def _birth_date(view: PatientView, rng: random.Random) -> list[Draft]:
-    birth = view.birth_date
-    if birth is None:
-        return []
-    return [_patient_draft(view, "birth_date", birth.isoformat(), precision="day")]
-
-
-@template(
     "demo.gender",
     "demographics",
     "choice",
@@ -142,21 +151,6 @@ def _deceased(view: PatientView, rng: random.Random) -> list[Draft]:
 
 
 @template(
-    "demo.death_date",
-    "demographics",
-    "date",
-    "On what date did the patient die?",
-    "When did the patient die?",
-    "What is the patient's date of death?",
-)
-def _death_date(view: PatientView, rng: random.Random) -> list[Draft]:
-    death = view.death_date
-    if death is None:
-        return []
-    return [_patient_draft(view, "death_date", death.isoformat(), precision="day")]
-
-
-@template(
     "demo.marital_status",
     "demographics",
     "choice",
@@ -173,8 +167,7 @@ def _marital_status(view: PatientView, rng: random.Random) -> list[Draft]:
     gold = _MARITAL.get(str(codes.pop()))
     if gold is None:
         return []
-    choices = pick_distractors(rng, gold, _MARITAL_CHOICES)
-    return [_patient_draft(view, "marital_status", gold, choices=choices)] if choices else []
+    return _patient_choice(view, rng, "marital_status", gold, _MARITAL_CHOICES)
 
 
 @template(
@@ -223,8 +216,7 @@ def _race(view: PatientView, rng: random.Random) -> list[Draft]:
     race = race_of(view.record.patient)
     if race is None:
         return []
-    choices = pick_distractors(rng, race, _RACES)
-    return [_patient_draft(view, "race", race, choices=choices)] if choices else []
+    return _patient_choice(view, rng, "race", race, _RACES)
 
 
 @template(
@@ -271,10 +263,24 @@ def _smoking_status(view: PatientView, rng: random.Random) -> list[Draft]:
 TEMPLATES: tuple[Template, ...] = (
     _age,
     _age_at_death,
-    _birth_date,
+    _patient_day(
+        "demo.birth_date",
+        "birth_date",
+        lambda view: view.birth_date,
+        "What is the patient's date of birth?",
+        "When was the patient born?",
+        "Give the patient's birth date.",
+    ),
     _gender,
     _deceased,
-    _death_date,
+    _patient_day(
+        "demo.death_date",
+        "death_date",
+        lambda view: view.death_date,
+        "On what date did the patient die?",
+        "When did the patient die?",
+        "What is the patient's date of death?",
+    ),
     _marital_status,
     _language,
     _race,

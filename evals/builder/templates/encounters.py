@@ -28,9 +28,19 @@ def encounter_class(resource: Mapping[str, Any]) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _classified(view: PatientView) -> bool:
+def _by_class(view: PatientView) -> list[tuple[str, str, list[Mapping[str, Any]]]]:
+    """(code, label, encounters) of every class in ENCOUNTER_CLASSES, the empty ones too.
+
+    Nothing when any encounter of the record lacks a class or a day: no class count is sure.
+    """
     records = view.record.of_type(_TYPE)
-    return all(encounter_class(r) and record_day(r) for r in records)
+    if not all(encounter_class(r) and record_day(r) for r in records):
+        return []
+    encounters = view.resources(_TYPE)
+    return [
+        (code, label, [r for r in encounters if encounter_class(r) == code])
+        for code, label in ENCOUNTER_CLASSES.items()
+    ]
 
 
 @template(
@@ -42,12 +52,8 @@ def _classified(view: PatientView) -> bool:
     "As of {as_of}, has the patient had at least one {name}?",
 )
 def _ever_class(view: PatientView, rng: random.Random) -> list[Draft]:
-    if not _classified(view):
-        return []
-    encounters = view.resources(_TYPE)
     drafts = []
-    for code, label in ENCOUNTER_CLASSES.items():
-        hits = [r for r in encounters if encounter_class(r) == code]
+    for code, label, hits in _by_class(view):
         drafts.append(
             Draft(
                 params={"op": "exists_class", "resource_type": _TYPE, "class": code},
@@ -70,12 +76,8 @@ def _ever_class(view: PatientView, rng: random.Random) -> list[Draft]:
     "As of {as_of}, what is the total number of {plural} in the record?",
 )
 def _class_count(view: PatientView, rng: random.Random) -> list[Draft]:
-    if not _classified(view):
-        return []
-    encounters = view.resources(_TYPE)
     drafts = []
-    for code, label in ENCOUNTER_CLASSES.items():
-        hits = [r for r in encounters if encounter_class(r) == code]
+    for code, label, hits in _by_class(view):
         if not hits:
             continue
         drafts.append(
@@ -104,12 +106,8 @@ def _class_count(view: PatientView, rng: random.Random) -> list[Draft]:
     "What is the date of the latest {name} on or before {as_of}?",
 )
 def _last_of_class(view: PatientView, rng: random.Random) -> list[Draft]:
-    if not _classified(view):
-        return []
-    encounters = view.resources(_TYPE)
     drafts = []
-    for code, label in ENCOUNTER_CLASSES.items():
-        hits = [r for r in encounters if encounter_class(r) == code]
+    for code, label, hits in _by_class(view):
         if not hits:
             continue
         last = record_day(hits[-1])

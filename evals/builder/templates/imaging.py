@@ -8,6 +8,7 @@ from typing import Any
 
 from evals.builder.record import record_day
 from evals.builder.templates.base import Draft, Template, hint, pick_distractors, template
+from evals.builder.templates.concepts import any_of_type
 from evals.builder.view import PatientView, ref
 from evals.builder.vocabulary import imaging_concepts
 
@@ -51,30 +52,6 @@ def _studies(view: PatientView) -> list[tuple[Mapping[str, Any], str, str, str]]
             continue
         found.append((study, day.isoformat(), sites[0].display, modalities[0].display))
     return found
-
-
-@template(
-    "img.any",
-    "imaging",
-    "yes_no",
-    "Has the patient had any imaging studies (as of {as_of})?",
-    "Does the record contain any imaging study for this patient?",
-    "As of {as_of}, has the patient ever been imaged (X-ray, CT, MRI or similar)?",
-)
-def _any(view: PatientView, rng: random.Random) -> list[Draft]:
-    if not view.fully_dated(_TYPE):
-        return []
-    studies = view.resources(_TYPE)
-    return [
-        Draft(
-            params={"op": "exists", "resource_type": _TYPE},
-            slots={},
-            gold="yes" if studies else "no",
-            evidence=tuple(ref(s) for s in studies) or (view.patient_ref,),
-            hint=hint(_TYPE, None, date_to=view.as_of),
-            difficulty="easy",
-        )
-    ]
 
 
 @template(
@@ -188,4 +165,17 @@ def _site_date(view: PatientView, rng: random.Random) -> list[Draft]:
     ]
 
 
-TEMPLATES: tuple[Template, ...] = (_any, _count, _body_site, _modality, _site_date)
+TEMPLATES: tuple[Template, ...] = (
+    any_of_type(
+        "img.any",
+        "imaging",
+        _TYPE,
+        "Has the patient had any imaging studies (as of {as_of})?",
+        "Does the record contain any imaging study for this patient?",
+        "As of {as_of}, has the patient ever been imaged (X-ray, CT, MRI or similar)?",
+    ),
+    _count,
+    _body_site,
+    _modality,
+    _site_date,
+)

@@ -11,8 +11,9 @@ import random
 import re
 
 from evals.builder.record import Concept
-from evals.builder.templates.base import Draft, Template, hint, template
+from evals.builder.templates.base import Draft, Template, template
 from evals.builder.templates.concepts import (
+    absent_draft,
     count_of_concept,
     date_of_concept,
     ever_present,
@@ -42,6 +43,14 @@ _GROUPS: tuple[tuple[str, str], ...] = (
 )
 
 
+# One wording whether the answer is yes (imm.ever) or no (imm.never): it gives nothing away.
+_EVER_PHRASINGS = (
+    "Has the patient ever received the {name} vaccine (as of {as_of})?",
+    "Is there a record of a {name} immunization for this patient?",
+    "Was the patient ever given {name}?",
+)
+
+
 def vaccine_group(display: str | None) -> str | None:
     """The vaccine group of a CVX display, or None if not recognised."""
     text = (display or "").lower()
@@ -51,14 +60,7 @@ def vaccine_group(display: str | None) -> str | None:
     return None
 
 
-@template(
-    "imm.never",
-    "immunizations",
-    "yes_no",
-    "Has the patient ever received the {name} vaccine (as of {as_of})?",
-    "Is there a record of a {name} immunization for this patient?",
-    "Was the patient ever given {name}?",
-)
+@template("imm.never", "immunizations", "yes_no", *_EVER_PHRASINGS)
 def _never(view: PatientView, rng: random.Random) -> list[Draft]:
     if not (view.fully_dated(_TYPE) and view.fully_coded(_KIND, _TYPE)):
         return []
@@ -67,13 +69,7 @@ def _never(view: PatientView, rng: random.Random) -> list[Draft]:
     if None in mine:
         return []
     return [
-        Draft(
-            params={"op": "exists", "resource_type": _TYPE, "code": c.token},
-            slots={"name": c.display or ""},
-            gold="no",
-            evidence=(view.patient_ref,),
-            hint=hint(_TYPE, c.token, date_to=view.as_of),
-        )
+        absent_draft(view, _TYPE, c)
         for c in view.vocabulary.pool(_KIND)
         if (group := vaccine_group(c.display)) is not None and group not in mine
     ]
@@ -85,15 +81,7 @@ def _all_vaccines(view: PatientView) -> list[Concept]:
 
 
 TEMPLATES: tuple[Template, ...] = (
-    ever_present(
-        "imm.ever",
-        "immunizations",
-        _KIND,
-        _TYPE,
-        "Has the patient ever received the {name} vaccine (as of {as_of})?",
-        "Is there a record of a {name} immunization for this patient?",
-        "Was the patient ever given {name}?",
-    ),
+    ever_present("imm.ever", "immunizations", _KIND, _TYPE, *_EVER_PHRASINGS),
     _never,
     count_of_concept(
         "imm.dose_count",

@@ -7,15 +7,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from evals.builder.record import concept_of, record_day
-from evals.builder.templates.base import (
-    Draft,
-    Template,
-    day_range,
-    hint,
-    template,
-    year_range,
+from evals.builder.templates.base import Draft, Template, hint, template
+from evals.builder.templates.concepts import absent_draft
+from evals.builder.templates.observations import Series, numeric_series, quantity
+from evals.builder.templates.series_templates import (
+    end_value,
+    extreme_in_range,
+    latest_date,
+    period,
+    period_draft,
 )
-from evals.builder.templates.observations import Point, Series, numeric_series, quantity
 from evals.builder.view import PatientView, ref
 from evals.builder.vocabulary import observation_category_codes
 
@@ -43,72 +44,6 @@ def _labs(view: PatientView) -> list[Series]:
     return numeric_series(view, _LAB)
 
 
-def _value_draft(view: PatientView, series: Series, point: Point, op: str, **extra: Any) -> Draft:
-    return Draft(
-        params={"op": op, **series.params, **extra},
-        slots={"name": series.label, **{k: str(v) for k, v in extra.items()}},
-        gold=round(point.value, 2),
-        unit=series.unit,
-        tolerance=series.tolerance,
-        evidence=(point.ref,),
-        hint=hint("Observation", series.concept.token, date_to=view.as_of),
-    )
-
-
-@template(
-    "lab.latest_value",
-    "lab_results",
-    "number",
-    "What was the patient's most recent {name} result as of {as_of}?",
-    "As of {as_of}, what is the latest recorded value of {name}?",
-    "Give the value of the last {name} measurement on or before {as_of}.",
-)
-def _latest_value(view: PatientView, rng: random.Random) -> list[Draft]:
-    return [_value_draft(view, s, p, "latest_value") for s in _labs(view) if (p := s.latest())]
-
-
-@template(
-    "lab.first_value",
-    "lab_results",
-    "number",
-    "What was the patient's first recorded {name} result?",
-    "What value did the earliest {name} measurement in the record show?",
-    "When {name} was measured for the first time, what was the result?",
-)
-def _first_value(view: PatientView, rng: random.Random) -> list[Draft]:
-    return [
-        _value_draft(view, s, p, "first_value")
-        for s in _labs(view)
-        if len(s.points) > 1 and (p := s.first())
-    ]
-
-
-@template(
-    "lab.latest_date",
-    "lab_results",
-    "date",
-    "When was {name} last measured (as of {as_of})?",
-    "On what date was the patient's most recent {name} test?",
-    "What is the date of the latest {name} result on or before {as_of}?",
-)
-def _latest_date(view: PatientView, rng: random.Random) -> list[Draft]:
-    drafts = []
-    for series in _labs(view):
-        last = series.points[-1]
-        drafts.append(
-            Draft(
-                params={"op": "last_date", **series.params},
-                slots={"name": series.label},
-                gold=last.day.isoformat(),
-                precision="day",
-                evidence=tuple(p.ref for p in series.on(last.day)),
-                hint=hint("Observation", series.concept.token, date_to=view.as_of),
-                difficulty="easy",
-            )
-        )
-    return drafts
-
-
 @template(
     "lab.count_in_range",
     "lab_results",
@@ -122,69 +57,17 @@ def _count_in_range(view: PatientView, rng: random.Random) -> list[Draft]:
     for series in _labs(view):
         if len(series.points) < 3:
             continue
-        start, end = year_range(rng, [p.day for p in series.points], view.as_of)
-        inside = [p for p in series.points if start <= p.day <= end]
+        start, end, inside = period(rng, series, view.as_of)
         drafts.append(
-            Draft(
-                params={
-                    "op": "count",
-                    **series.params,
-                    "date_from": start.isoformat(),
-                    "date_to": end.isoformat(),
-                },
-                slots={
-                    "name": series.label,
-                    "range": day_range(start, end),
-                    "from": start.isoformat(),
-                    "to": end.isoformat(),
-                },
+            period_draft(
+                series,
+                "count",
+                start,
+                end,
                 gold=float(len(inside)),
                 unit="count",
                 tolerance=0.0,
                 evidence=tuple(p.ref for p in inside),
-                hint=hint("Observation", series.concept.token, start, end),
-                difficulty="hard",
-            )
-        )
-    return drafts
-
-
-@template(
-    "lab.max_in_range",
-    "lab_results",
-    "number",
-    "What was the highest {name} value between {range}?",
-    "Between {range}, what was the peak {name} result?",
-    "Of all {name} results from {from} to {to}, which value was the highest?",
-)
-def _max_in_range(view: PatientView, rng: random.Random) -> list[Draft]:
-    drafts = []
-    for series in _labs(view):
-        if len(series.points) < 3:
-            continue
-        start, end = year_range(rng, [p.day for p in series.points], view.as_of)
-        inside = sorted((p for p in series.points if start <= p.day <= end), key=lambda p: -p.value)
-        if len(inside) < 2 or inside[0].value - inside[1].value <= 2 * series.tolerance:
-            continue
-        drafts.append(
-            Draft(
-                params={
-                    "op": "max_value",
-                    **series.params,
-                    "date_from": start.isoformat(),
-                    "date_to": end.isoformat(),
-                },
-                slots={
-                    "name": series.label,
-                    "range": day_range(start, end),
-                    "from": start.isoformat(),
-                    "to": end.isoformat(),
-                },
-                gold=round(inside[0].value, 2),
-                unit=series.unit,
-                tolerance=series.tolerance,
-                evidence=tuple(p.ref for p in inside),
-                hint=hint("Observation", series.concept.token, start, end),
                 difficulty="hard",
             )
         )
@@ -222,16 +105,7 @@ def _ever_measured(view: PatientView, rng: random.Random) -> list[Draft]:
             for c in view.vocabulary.pool("observation")
             if (c.system, c.code) not in present and categories.get((c.system, c.code)) == {_LAB}
         ]
-        drafts += [
-            Draft(
-                params={"op": "exists", "resource_type": "Observation", "code": c.token},
-                slots={"name": c.display or ""},
-                gold="no",
-                evidence=(view.patient_ref,),
-                hint=hint("Observation", c.token, date_to=view.as_of),
-            )
-            for c in view.unrelated(pool)
-        ]
+        drafts += [absent_draft(view, "Observation", c) for c in view.unrelated(pool)]
     return drafts
 
 
@@ -391,11 +265,42 @@ def _report_members(view: PatientView, rng: random.Random) -> list[Draft]:
 
 
 TEMPLATES: tuple[Template, ...] = (
-    _latest_value,
-    _first_value,
-    _latest_date,
+    end_value(
+        "lab.latest_value",
+        "lab_results",
+        _labs,
+        "latest",
+        "What was the patient's most recent {name} result as of {as_of}?",
+        "As of {as_of}, what is the latest recorded value of {name}?",
+        "Give the value of the last {name} measurement on or before {as_of}.",
+    ),
+    end_value(
+        "lab.first_value",
+        "lab_results",
+        _labs,
+        "first",
+        "What was the patient's first recorded {name} result?",
+        "What value did the earliest {name} measurement in the record show?",
+        "When {name} was measured for the first time, what was the result?",
+    ),
+    latest_date(
+        "lab.latest_date",
+        "lab_results",
+        _labs,
+        "When was {name} last measured (as of {as_of})?",
+        "On what date was the patient's most recent {name} test?",
+        "What is the date of the latest {name} result on or before {as_of}?",
+    ),
     _count_in_range,
-    _max_in_range,
+    extreme_in_range(
+        "lab.max_in_range",
+        "lab_results",
+        _labs,
+        "max",
+        "What was the highest {name} value between {range}?",
+        "Between {range}, what was the peak {name} result?",
+        "Of all {name} results from {from} to {to}, which value was the highest?",
+    ),
     _ever_measured,
     _threshold,
     _report_value,

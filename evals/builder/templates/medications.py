@@ -14,6 +14,7 @@ from typing import Any
 
 from evals.builder.templates.base import Draft, Template, hint, template
 from evals.builder.templates.concepts import (
+    active_set_drafts,
     count_of_concept,
     date_of_concept,
     ever_absent,
@@ -114,19 +115,7 @@ def _active_set(view: PatientView, rng: random.Random) -> list[Draft]:
     active = [f for f in facts if _status(f.resource) == "active"]
     if not all(view.vocabulary.nameable(_KIND, f.concept) for f in active):
         return []
-    names = sorted({f.concept.display or "" for f in active})
-    if not 1 <= len(names) <= 8:
-        return []
-    return [
-        Draft(
-            params={"op": "active_medications", "resource_type": _TYPE},
-            slots={},
-            gold=names,
-            evidence=tuple(f.ref for f in active),
-            hint=hint(_TYPE, None, date_to=view.as_of),
-            difficulty="medium",
-        )
-    ]
+    return active_set_drafts(view, "active_medications", _TYPE, active)
 
 
 @template(
@@ -157,25 +146,16 @@ def _latest(view: PatientView, rng: random.Random) -> list[Draft]:
     ]
 
 
+# One wording whether the answer is yes (ever_present) or no (ever_absent): it gives nothing away.
+_EVER_PHRASINGS = (
+    "Has the patient ever been prescribed {name} (as of {as_of})?",
+    "Is there a prescription for {name} in the patient's record?",
+    "Was {name} ever ordered for this patient?",
+)
+
 TEMPLATES: tuple[Template, ...] = (
-    ever_present(
-        "med.ever",
-        "medications",
-        _KIND,
-        _TYPE,
-        "Has the patient ever been prescribed {name} (as of {as_of})?",
-        "Is there a prescription for {name} in the patient's record?",
-        "Was {name} ever ordered for this patient?",
-    ),
-    ever_absent(
-        "med.never",
-        "medications",
-        _KIND,
-        _TYPE,
-        "Has the patient ever been prescribed {name} (as of {as_of})?",
-        "Is there a prescription for {name} in the patient's record?",
-        "Was {name} ever ordered for this patient?",
-    ),
+    ever_present("med.ever", "medications", _KIND, _TYPE, *_EVER_PHRASINGS),
+    ever_absent("med.never", "medications", _KIND, _TYPE, *_EVER_PHRASINGS),
     _class_ever,
     date_of_concept(
         "med.first_prescribed",

@@ -18,25 +18,16 @@ __all__ = ["TEMPLATES"]
 _KIND: ConceptKind = "procedure"
 _TYPE = "Procedure"
 
+# One wording whether the answer is yes (ever_present) or no (ever_absent): it gives nothing away.
+_EVER_PHRASINGS = (
+    "Has the patient ever undergone {name} (as of {as_of})?",
+    "Is there a record of the procedure {name} for this patient?",
+    "Was {name} ever performed on the patient?",
+)
+
 TEMPLATES: tuple[Template, ...] = (
-    ever_present(
-        "proc.ever",
-        "procedures",
-        _KIND,
-        _TYPE,
-        "Has the patient ever undergone {name} (as of {as_of})?",
-        "Is there a record of the procedure {name} for this patient?",
-        "Was {name} ever performed on the patient?",
-    ),
-    ever_absent(
-        "proc.never",
-        "procedures",
-        _KIND,
-        _TYPE,
-        "Has the patient ever undergone {name} (as of {as_of})?",
-        "Is there a record of the procedure {name} for this patient?",
-        "Was {name} ever performed on the patient?",
-    ),
+    ever_present("proc.ever", "procedures", _KIND, _TYPE, *_EVER_PHRASINGS),
+    ever_absent("proc.never", "procedures", _KIND, _TYPE, *_EVER_PHRASINGS),
     date_of_concept(
         "proc.last_date",
         "procedures",

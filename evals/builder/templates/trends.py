@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 import re
 
-from evals.builder.templates.base import Draft, Template, day_range, hint, template, year_range
-from evals.builder.templates.observations import Point, Series, numeric_series
+from evals.builder.templates.base import Draft, Template, hint, template
+from evals.builder.templates.observations import Series, numeric_series
+from evals.builder.templates.series_templates import distinct, period, period_draft
 from evals.builder.view import PatientView
 
 __all__ = ["TEMPLATES"]
@@ -47,10 +48,6 @@ def _series(view: PatientView) -> list[Series]:
     return [*numeric_series(view, "laboratory"), *numeric_series(view, "vital-signs")]
 
 
-def _distinct(series: Series, a: Point, b: Point) -> bool:
-    return abs(a.value - b.value) > 2 * series.tolerance
-
-
 @template(
     "trend.direction",
     "longitudinal_trends",
@@ -66,32 +63,22 @@ def _direction(view: PatientView, rng: random.Random) -> list[Draft]:
     for series in _series(view):
         if len(series.points) < 3:
             continue
-        start, end = year_range(rng, [p.day for p in series.points], view.as_of)
-        inside = [p for p in series.points if start <= p.day <= end]
+        start, end, inside = period(rng, series, view.as_of)
         if len({p.day for p in inside}) < 2:
             continue
         first, last = series.single_value_on(inside[0].day), series.single_value_on(inside[-1].day)
-        if first is None or last is None or not _distinct(series, first, last):
+        if first is None or last is None or not distinct(series, first, last):
             continue
         gold = DIRECTIONS[0] if last.value > first.value else DIRECTIONS[1]
         drafts.append(
-            Draft(
-                params={
-                    "op": "trend",
-                    **series.params,
-                    "date_from": start.isoformat(),
-                    "date_to": end.isoformat(),
-                },
-                slots={
-                    "name": series.label,
-                    "range": day_range(start, end),
-                    "from": start.isoformat(),
-                    "to": end.isoformat(),
-                },
+            period_draft(
+                series,
+                "trend",
+                start,
+                end,
                 gold=gold,
                 choices=DIRECTIONS,
                 evidence=(first.ref, last.ref),
-                hint=hint("Observation", series.concept.token, start, end),
                 difficulty="medium",
             )
         )
@@ -115,7 +102,7 @@ def _change(view: PatientView, rng: random.Random) -> list[Draft]:
             continue
         day1, day2 = sorted(rng.sample(days, 2))
         a, b = series.single_value_on(day1), series.single_value_on(day2)
-        if a is None or b is None or not _distinct(series, a, b):
+        if a is None or b is None or not distinct(series, a, b):
             continue
         drafts.append(
             Draft(
@@ -154,7 +141,7 @@ def _latest_vs_day(view: PatientView, rng: random.Random) -> list[Draft]:
             continue
         day = rng.choice(earlier)
         then = series.single_value_on(day)
-        if then is None or not _distinct(series, then, latest):
+        if then is None or not distinct(series, then, latest):
             continue
         drafts.append(
             Draft(
@@ -180,7 +167,7 @@ def _peak_date(view: PatientView, rng: random.Random) -> list[Draft]:
     drafts = []
     for series in _series(view):
         ranked = sorted(series.points, key=lambda p: -p.value)
-        if len(ranked) < 3 or not _distinct(series, ranked[0], ranked[1]):
+        if len(ranked) < 3 or not distinct(series, ranked[0], ranked[1]):
             continue
         drafts.append(
             Draft(
@@ -226,7 +213,7 @@ def _improved_since_medication(view: PatientView, rng: random.Random) -> list[Dr
         if not before or latest is None or latest.day < start:
             continue
         baseline = series.single_value_on(before[-1].day)
-        if baseline is None or not _distinct(series, baseline, latest):
+        if baseline is None or not distinct(series, baseline, latest):
             continue
         drafts.append(
             Draft(

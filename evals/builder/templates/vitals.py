@@ -7,12 +7,18 @@ import random
 from evals.builder.templates.base import (
     Draft,
     Template,
-    day_range,
     hint,
+    period_params,
+    period_slots,
     template,
-    year_range,
 )
 from evals.builder.templates.observations import Series, numeric_series
+from evals.builder.templates.series_templates import (
+    end_value,
+    extreme_in_range,
+    latest_date,
+    period,
+)
 from evals.builder.view import PatientView
 
 __all__ = ["TEMPLATES"]
@@ -24,55 +30,6 @@ _HIGH_SYSTOLIC = 140.0
 
 def _vitals(view: PatientView) -> list[Series]:
     return numeric_series(view, _VITAL)
-
-
-@template(
-    "vital.latest_value",
-    "vital_signs",
-    "number",
-    "What was the patient's most recent {name} as of {as_of}?",
-    "As of {as_of}, what is the latest recorded {name}?",
-    "Report the last {name} measured on or before {as_of}.",
-)
-def _latest_value(view: PatientView, rng: random.Random) -> list[Draft]:
-    return [
-        Draft(
-            params={"op": "latest_value", **s.params},
-            slots={"name": s.label},
-            gold=round(p.value, 2),
-            unit=s.unit,
-            tolerance=s.tolerance,
-            evidence=(p.ref,),
-            hint=hint("Observation", s.concept.token, date_to=view.as_of),
-            difficulty="easy",
-        )
-        for s in _vitals(view)
-        if (p := s.latest())
-    ]
-
-
-@template(
-    "vital.first_value",
-    "vital_signs",
-    "number",
-    "What was the first {name} recorded for the patient?",
-    "What was the patient's earliest recorded {name}?",
-    "When {name} was first measured, what was the value?",
-)
-def _first_value(view: PatientView, rng: random.Random) -> list[Draft]:
-    return [
-        Draft(
-            params={"op": "first_value", **s.params},
-            slots={"name": s.label},
-            gold=round(p.value, 2),
-            unit=s.unit,
-            tolerance=s.tolerance,
-            evidence=(p.ref,),
-            hint=hint("Observation", s.concept.token, date_to=view.as_of),
-        )
-        for s in _vitals(view)
-        if len(s.points) > 1 and (p := s.first())
-    ]
 
 
 @template(
@@ -106,71 +63,6 @@ def _value_on_day(view: PatientView, rng: random.Random) -> list[Draft]:
 
 
 @template(
-    "vital.latest_date",
-    "vital_signs",
-    "date",
-    "When was the patient's {name} last recorded (as of {as_of})?",
-    "On what date was {name} most recently measured?",
-    "What is the date of the latest {name} on or before {as_of}?",
-)
-def _latest_date(view: PatientView, rng: random.Random) -> list[Draft]:
-    return [
-        Draft(
-            params={"op": "last_date", **s.params},
-            slots={"name": s.label},
-            gold=s.points[-1].day.isoformat(),
-            precision="day",
-            evidence=tuple(p.ref for p in s.on(s.points[-1].day)),
-            hint=hint("Observation", s.concept.token, date_to=view.as_of),
-            difficulty="easy",
-        )
-        for s in _vitals(view)
-    ]
-
-
-@template(
-    "vital.min_in_range",
-    "vital_signs",
-    "number",
-    "What was the lowest {name} recorded between {range}?",
-    "Between {range}, what was the patient's minimum {name}?",
-    "Of the {name} values from {from} to {to}, which was the lowest?",
-)
-def _min_in_range(view: PatientView, rng: random.Random) -> list[Draft]:
-    drafts = []
-    for series in _vitals(view):
-        if len(series.points) < 3:
-            continue
-        start, end = year_range(rng, [p.day for p in series.points], view.as_of)
-        inside = sorted((p for p in series.points if start <= p.day <= end), key=lambda p: p.value)
-        if len(inside) < 2 or inside[1].value - inside[0].value <= 2 * series.tolerance:
-            continue
-        drafts.append(
-            Draft(
-                params={
-                    "op": "min_value",
-                    **series.params,
-                    "date_from": start.isoformat(),
-                    "date_to": end.isoformat(),
-                },
-                slots={
-                    "name": series.label,
-                    "range": day_range(start, end),
-                    "from": start.isoformat(),
-                    "to": end.isoformat(),
-                },
-                gold=round(inside[0].value, 2),
-                unit=series.unit,
-                tolerance=series.tolerance,
-                evidence=tuple(p.ref for p in inside),
-                hint=hint("Observation", series.concept.token, start, end),
-                difficulty="hard",
-            )
-        )
-    return drafts
-
-
-@template(
     "vital.high_bp_count",
     "vital_signs",
     "number",
@@ -182,8 +74,7 @@ def _high_bp_count(view: PatientView, rng: random.Random) -> list[Draft]:
     for series in _vitals(view):
         if series.component != _SYSTOLIC or len(series.points) < 2:
             continue
-        start, end = year_range(rng, [p.day for p in series.points], view.as_of)
-        inside = [p for p in series.points if start <= p.day <= end]
+        start, end, inside = period(rng, series, view.as_of)
         # A reading within rounding of the cut-off would be counted differently by readers.
         if any(abs(p.value - _HIGH_SYSTOLIC) <= 0.5 for p in inside):
             return []
@@ -194,14 +85,9 @@ def _high_bp_count(view: PatientView, rng: random.Random) -> list[Draft]:
                     "op": "count_at_least",
                     **series.params,
                     "threshold": _HIGH_SYSTOLIC,
-                    "date_from": start.isoformat(),
-                    "date_to": end.isoformat(),
+                    **period_params(start, end),
                 },
-                slots={
-                    "range": day_range(start, end),
-                    "from": start.isoformat(),
-                    "to": end.isoformat(),
-                },
+                slots=period_slots(start, end),
                 gold=float(len(high)),
                 unit="count",
                 tolerance=0.0,
@@ -214,10 +100,42 @@ def _high_bp_count(view: PatientView, rng: random.Random) -> list[Draft]:
 
 
 TEMPLATES: tuple[Template, ...] = (
-    _latest_value,
-    _first_value,
+    end_value(
+        "vital.latest_value",
+        "vital_signs",
+        _vitals,
+        "latest",
+        "What was the patient's most recent {name} as of {as_of}?",
+        "As of {as_of}, what is the latest recorded {name}?",
+        "Report the last {name} measured on or before {as_of}.",
+        difficulty="easy",
+    ),
+    end_value(
+        "vital.first_value",
+        "vital_signs",
+        _vitals,
+        "first",
+        "What was the first {name} recorded for the patient?",
+        "What was the patient's earliest recorded {name}?",
+        "When {name} was first measured, what was the value?",
+    ),
     _value_on_day,
-    _latest_date,
-    _min_in_range,
+    latest_date(
+        "vital.latest_date",
+        "vital_signs",
+        _vitals,
+        "When was the patient's {name} last recorded (as of {as_of})?",
+        "On what date was {name} most recently measured?",
+        "What is the date of the latest {name} on or before {as_of}?",
+    ),
+    extreme_in_range(
+        "vital.min_in_range",
+        "vital_signs",
+        _vitals,
+        "min",
+        "What was the lowest {name} recorded between {range}?",
+        "Between {range}, what was the patient's minimum {name}?",
+        "Of the {name} values from {from} to {to}, which was the lowest?",
+    ),
     _high_bp_count,
 )
