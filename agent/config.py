@@ -12,14 +12,22 @@ With nothing set everything runs embedded: the local FHIR server with the sample
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-__all__ = ["ENV_PREFIX", "ConfigError", "Settings", "default_data_dir"]
+__all__ = [
+    "ENV_PREFIX",
+    "ConfigError",
+    "Settings",
+    "config_error",
+    "default_data_dir",
+    "env_values",
+    "http_base_url",
+]
 
 ENV_PREFIX = "EHR_AGENT_"
 
@@ -32,6 +40,42 @@ def default_data_dir() -> Path:
     """Where embedded state lives (FHIR database, checkpoints, joined model files)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "ehr-agent"
+
+
+def http_base_url(value: str | None) -> str | None:
+    """A base URL setting as stored: unset when empty, else http(s) without a trailing slash.
+
+    Raises:
+        ValueError: The value is not an http(s) URL (in a validator: a validation error).
+    """
+    if value is None or value == "":
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def env_values(names: Iterable[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings among ``names`` set (non-empty) as ``EHR_AGENT_<NAME>`` in ``environ``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for name in names:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            values[name] = raw
+    return values
+
+
+def config_error(
+    exc: ValidationError, heading: str, flag: Callable[[str], str] = lambda field: field
+) -> ConfigError:
+    """One line per invalid field, naming its flag (``--`` + ``flag(field)``) and variable."""
+    problems = []
+    for err in exc.errors(include_input=False):
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        option = flag(field).replace("_", "-")
+        problems.append(f"{field} (flag --{option} or {ENV_PREFIX}{field.upper()}): {err['msg']}")
+    return ConfigError(f"{heading}:\n  " + "\n  ".join(problems))
 
 
 class Settings(BaseModel):
@@ -135,11 +179,7 @@ class Settings(BaseModel):
     @field_validator("fhir_url", "llm_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return http_base_url(value)
 
     @classmethod
     def load(
@@ -150,12 +190,7 @@ class Settings(BaseModel):
         ``overrides`` holds command-line values; ``None`` values are ignored so that an
         unset flag never hides an environment variable.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            raw = env.get(ENV_PREFIX + name.upper())
-            if raw is not None and raw != "":
-                values[name] = raw
+        values: dict[str, Any] = env_values(cls.model_fields, environ)
         for name, value in (overrides or {}).items():
             if name not in cls.model_fields:
                 raise ConfigError(f"unknown setting {name!r}")
@@ -164,14 +199,7 @@ class Settings(BaseModel):
         try:
             return cls(**values)
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors():
-                field = str(err["loc"][0]) if err["loc"] else "?"
-                problems.append(
-                    f"{field} (flag --{field.replace('_', '-')} or {ENV_PREFIX}{field.upper()}): "
-                    f"{err['msg']}"
-                )
-            raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+            raise config_error(exc, "invalid configuration") from None
 
     @property
     def fhir_db_path(self) -> Path:

@@ -9,13 +9,14 @@ a few type-specific details. Rendering the records as prompt text lives in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
 __all__ = [
     "CLINICAL_TYPES",
     "DATE_PARAM",
+    "ClinicalType",
     "Coding",
     "ComponentValue",
     "EvidenceRecord",
@@ -28,8 +29,9 @@ __all__ = [
 
 JSON = Mapping[str, Any]
 
-#: Patient-compartment types the tools read, in the order the overview lists them.
-CLINICAL_TYPES: tuple[str, ...] = (
+#: Patient-compartment types the tools read (the record index, and the types the search
+#: tool takes), in the order the overview lists them.
+ClinicalType = Literal[
     "Condition",
     "MedicationRequest",
     "Observation",
@@ -42,7 +44,8 @@ CLINICAL_TYPES: tuple[str, ...] = (
     "ImagingStudy",
     "Media",
     "DocumentReference",
-)
+]
+CLINICAL_TYPES: tuple[str, ...] = get_args(ClinicalType)
 
 #: The FHIR search parameter that carries each type's clinical date.
 DATE_PARAM: dict[str, str] = {

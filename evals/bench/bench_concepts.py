@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 from evals.bench.bench_tools import (
     add_common_arguments,
     bundles_from_args,
+    figures_table,
+    print_figures,
     serve_bundles,
     write_results,
 )
@@ -236,21 +238,12 @@ def _summarise(
 
 
 def _tables(doc: dict[str, Any]) -> list[Table]:
-    from rich import box
-    from rich.table import Table
-
+    columns = ("n", "hits", "acc", "prec", "rec")
     tables = []
     for name, figures in doc["lists"].items():
-        table = Table(
-            title=f"{name}: {figures['hits']}/{figures['items']} = {figures['accuracy']:.1%}",
-            box=box.SIMPLE,
-            pad_edge=False,
-        )
-        table.add_column("resource types (system)", no_wrap=True)
-        for column in ("n", "hits", "acc", "prec", "rec"):
-            table.add_column(column, justify="right")
-        for group, s in figures["by_resource_type"].items():
-            table.add_row(
+        title = f"{name}: {figures['hits']}/{figures['items']} = {figures['accuracy']:.1%}"
+        cells = [
+            (
                 group,
                 str(s["items"]),
                 str(s["hits"]),
@@ -258,7 +251,9 @@ def _tables(doc: dict[str, Any]) -> list[Table]:
                 f"{s['precision_mean']:.2f}",
                 f"{s['recall_mean']:.2f}",
             )
-        tables.append(table)
+            for group, s in figures["by_resource_type"].items()
+        ]
+        tables.append(figures_table(title, "resource types (system)", columns, cells))
     return tables
 
 
@@ -332,7 +327,7 @@ def _codes(tokens: list[str]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.cli_common import UserError, console, err_console, print_json
+    from agent.cli_common import UserError, err_console
 
     lists = [Path(p) for p in args.phrases] if args.phrases else list(DEFAULT_LISTS)
     for path in lists:
@@ -355,13 +350,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     markdown = _markdown(doc)
     write_results(args.out, "concepts", doc, markdown)
-    if args.json:
-        print_json(doc)
-    else:
-        out = console()
-        for table in _tables(doc):
-            out.print(table)
-        out.print(f"{len(doc['misses'])} misses, listed in {args.out / 'concepts.md'}")
+    footer = f"{len(doc['misses'])} misses, listed in {args.out / 'concepts.md'}"
+    print_figures(doc, _tables, as_json=args.json, footer=footer)
     return 0
 
 

@@ -35,7 +35,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -51,7 +51,9 @@ __all__ = [
     "ServedRecords",
     "ToolCall",
     "default_bundles_dir",
+    "figures_table",
     "percentile",
+    "print_figures",
     "register",
     "select_bundles",
     "serve_bundles",
@@ -226,6 +228,41 @@ def write_results(out: Path, name: str, document: dict[str, Any], markdown: str)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(document, indent=2) + "\n")
     (out / f"{name}.md").write_text(markdown)
+
+
+def figures_table(
+    title: str, label: str, columns: Sequence[str], rows: Iterable[Sequence[str]]
+) -> Table:
+    """A table of figures: a label column, then right-aligned figure columns."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE, pad_edge=False)
+    table.add_column(label, no_wrap=True)
+    for name in columns:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def print_figures(
+    doc: dict[str, Any],
+    tables: Callable[[dict[str, Any]], list[Table]],
+    *,
+    as_json: bool,
+    footer: str,
+) -> None:
+    """The results document as JSON, or its tables and then ``footer``, on standard output."""
+    from agent.cli_common import console, print_json
+
+    if as_json:
+        print_json(doc)
+        return
+    out = console()
+    for table in tables(doc):
+        out.print(table)
+    out.print(footer)
 
 
 # --- the tools benchmark ---------------------------------------------------------------
@@ -418,24 +455,16 @@ def _summarise(
 
 
 def _tables(doc: dict[str, Any]) -> list[Table]:
-    from rich import box
-    from rich.table import Table
-
+    columns = ("n", "err", "tok avg", "tok max", "req", "p50", "p95", "max")
     tables = []
     for run, figures in doc["runs"].items():
-        table = Table(
-            title=f"{run}: {doc['patients']} patients, FHIR server in a {doc['server']}, "
-            "latency in ms",
-            box=box.SIMPLE,
-            pad_edge=False,
+        title = (
+            f"{run}: {doc['patients']} patients, FHIR server in a {doc['server']}, latency in ms"
         )
-        table.add_column("tool", no_wrap=True)
-        for name in ("n", "err", "tok avg", "tok max", "req", "p50", "p95", "max"):
-            table.add_column(name, justify="right")
         rows = [*figures["tools"].items(), ("first call", figures["first_call"])]
         rows += [("later calls", figures["later_calls"]), ("all calls", figures["all"])]
-        for tool, s in rows:
-            table.add_row(
+        cells = [
+            (
                 tool,
                 str(s["calls"]),
                 str(s["errors"]),
@@ -446,7 +475,9 @@ def _tables(doc: dict[str, Any]) -> list[Table]:
                 f"{s['p95_ms']:.1f}",
                 f"{s['max_ms']:.1f}",
             )
-        tables.append(table)
+            for tool, s in rows
+        ]
+        tables.append(figures_table(title, "tool", columns, cells))
     return tables
 
 
@@ -497,7 +528,7 @@ def _markdown(doc: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.cli_common import console, err_console, print_json
+    from agent.cli_common import err_console
 
     bundles, files = bundles_from_args(args)
     err_console().print(f"loading {len(files)} bundle files from {bundles} ...")
@@ -507,13 +538,7 @@ def _run(args: argparse.Namespace) -> int:
     doc = _summarise(tally, cache, served, bundles, time.perf_counter() - started)
     markdown = _markdown(doc)
     write_results(args.out, "tools", doc, markdown)
-    if args.json:
-        print_json(doc)
-    else:
-        out = console()
-        for table in _tables(doc):
-            out.print(table)
-        out.print(markdown.split("|\n\n", 1)[-1])
+    print_figures(doc, _tables, as_json=args.json, footer=markdown.split("|\n\n", 1)[-1])
     return 0
 
 

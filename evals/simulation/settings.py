@@ -12,14 +12,13 @@ as they would be in :class:`agent.config.Settings`, so they can move there uncha
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from agent.config import ENV_PREFIX, ConfigError
+from agent.config import config_error, env_values, http_base_url
 
 __all__ = ["ROLES", "Role", "RoleEndpointConfig", "SimulationSettings"]
 
@@ -82,11 +81,7 @@ class SimulationSettings(BaseModel):
     @field_validator("sim_patient_url", "sim_measurement_url", "sim_moderator_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return http_base_url(value)
 
     @classmethod
     def load(
@@ -101,26 +96,16 @@ class SimulationSettings(BaseModel):
         Raises:
             ConfigError: A value is invalid (the message names the flag and variable).
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            raw = env.get(ENV_PREFIX + name.upper())
-            if raw is not None and raw != "":
-                values[name] = raw
+        values: dict[str, Any] = env_values(cls.model_fields, environ)
         for name, value in (overrides or {}).items():
             if name in cls.model_fields and value is not None:
                 values[name] = value
         try:
             return cls(**values)
         except ValidationError as exc:
-            problems = []
-            for err in exc.errors(include_input=False):
-                field = str(err["loc"][0]) if err["loc"] else "?"
-                flag = field.removeprefix("sim_").replace("_", "-")
-                problems.append(
-                    f"{field} (flag --{flag} or {ENV_PREFIX}{field.upper()}): {err['msg']}"
-                )
-            raise ConfigError("invalid simulation settings:\n  " + "\n  ".join(problems)) from None
+            raise config_error(
+                exc, "invalid simulation settings", lambda field: field.removeprefix("sim_")
+            ) from None
 
     def endpoint(self, role: Role) -> RoleEndpointConfig:
         """The endpoint configuration of one simulated role."""

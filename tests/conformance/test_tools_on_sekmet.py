@@ -26,57 +26,31 @@ from typing import Any
 import pytest
 from conformance_http import Server
 from conformance_truth import Truth
+from tools_truth import (
+    AS_OF,
+    SUMMARY,
+    assert_items_under_their_encounters,
+    assert_overview_matches,
+    cited,
+    ids_of,
+    loinc,
+    mid_record_day,
+    numeric_series,
+    raw_day,
+    raw_until,
+    session_for,
+    value_of,
+)
 
 from tools.fhir import FHIRClient, RequestEvent
 from tools.records import CLINICAL_TYPES
 from tools.session import EvidenceSession
 
-AS_OF = date(2019, 6, 1)
-BIG = 50_000  # output budget large enough that nothing is cut
 HBA1C = "4548-4"
 SYSTOLIC = "8480-6"
-HANDLE = re.compile(r"\[([A-Z]+\d+)\]")
-
-#: Overview section label -> resource type (the labels the overview prints).
-LABELS = {
-    "Conditions": "Condition",
-    "Allergies": "AllergyIntolerance",
-    "Medications": "MedicationRequest",
-    "Observations": "Observation",
-    "Immunizations": "Immunization",
-    "Procedures": "Procedure",
-    "Care plans": "CarePlan",
-    "Reports": "DiagnosticReport",
-    "Encounters": "Encounter",
-    "Imaging studies": "ImagingStudy",
-    "Images": "Media",
-    "Documents": "DocumentReference",
-}
 
 
 # --- ground truth from the loaded files ---------------------------------------------------
-
-
-def raw_day(resource: dict[str, Any]) -> str:
-    """The clinical day of a raw Synthea resource, read from the element that holds it."""
-    rt = resource["resourceType"]
-    if rt in ("Observation", "DiagnosticReport"):
-        value = resource["effectiveDateTime"]
-    elif rt in ("Condition", "AllergyIntolerance"):
-        value = resource.get("onsetDateTime") or resource["recordedDate"]
-    elif rt == "MedicationRequest":
-        value = resource["authoredOn"]
-    elif rt in ("Encounter", "CarePlan"):
-        value = resource["period"]["start"]
-    elif rt == "Procedure":
-        value = resource.get("performedDateTime") or resource["performedPeriod"]["start"]
-    elif rt == "Immunization":
-        value = resource["occurrenceDateTime"]
-    elif rt == "ImagingStudy":
-        value = resource["started"]
-    else:
-        raise AssertionError(f"no clinical date rule for {rt}")
-    return str(value)[:10]
 
 
 def raw_last_day(resource: dict[str, Any]) -> str:
@@ -85,59 +59,11 @@ def raw_last_day(resource: dict[str, Any]) -> str:
     return str(period.get("end") or raw_day(resource))[:10]
 
 
-def raw_until(truth: Truth, pid: str, rt: str, as_of: date = AS_OF) -> list[dict[str, Any]]:
-    """The patient's resources of one type dated on or before ``as_of``."""
-    return [r for r in truth.of(pid, rt) if raw_day(r) <= as_of.isoformat()]
-
-
-def loinc(resource: dict[str, Any]) -> str:
-    return str(resource["code"]["coding"][0]["code"])
-
-
-def age(birth: str, when: str) -> int:
-    b, w = date.fromisoformat(birth[:10]), date.fromisoformat(when[:10])
-    return w.year - b.year - ((w.month, w.day) < (b.month, b.day))
-
-
-def numeric_series(
-    truth: Truth, pid: str, code: str, as_of: date = AS_OF, since: date = date.min
-) -> list[tuple[str, float, str]]:
-    """(day, value, id) of a LOINC code from ``since`` to ``as_of``, as result or component."""
-    out = []
-    for obs in raw_until(truth, pid, "Observation", as_of):
-        if raw_day(obs) < since.isoformat():
-            continue
-        if loinc(obs) == code and "valueQuantity" in obs:
-            out.append((raw_day(obs), float(obs["valueQuantity"]["value"]), obs["id"]))
-        for comp in obs.get("component") or []:
-            if comp["code"]["coding"][0]["code"] == code and "valueQuantity" in comp:
-                out.append((raw_day(obs), float(comp["valueQuantity"]["value"]), obs["id"]))
-    return sorted(out)
-
-
-def value_of(truth: Truth, ref: str, code: str) -> float:
-    obs = truth.resources[("Observation", ref.split("/", 1)[1])]
-    if loinc(obs) == code:
-        return float(obs["valueQuantity"]["value"])
-    (comp,) = [c for c in obs["component"] if c["code"]["coding"][0]["code"] == code]
-    return float(comp["valueQuantity"]["value"])
-
-
 def most_frequent_numeric_code(truth: Truth, pid: str) -> str | None:
     """The LOINC code with the most numeric results up to AS_OF (ties: smallest code)."""
     counts = Counter(loinc(o) for o in raw_until(truth, pid, "Observation") if "valueQuantity" in o)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return ranked[0][0] if ranked and ranked[0][1] >= 2 else None
-
-
-def mid_record_day(truth: Truth, pid: str) -> date:
-    """The median clinical day of the patient's record (so as_of cuts the record in two)."""
-    days = sorted(
-        raw_day(r)
-        for rt in {*LABELS.values()} - {"Media", "DocumentReference"}
-        for r in truth.of(pid, rt)
-    )
-    return date.fromisoformat(days[len(days) // 2])
 
 
 # --- the server under test ---------------------------------------------------------------
@@ -158,26 +84,6 @@ def base_url(server: Server) -> str:
 async def client(server: Server) -> AsyncIterator[FHIRClient]:
     async with FHIRClient(base_url(server), max_retries=0) as c:
         yield c
-
-
-def session_for(
-    client: FHIRClient, pid: str, as_of: date = AS_OF, output_tokens: int = BIG
-) -> EvidenceSession:
-    return EvidenceSession(client, pid, as_of=as_of, output_tokens=output_tokens)
-
-
-def cited(session: EvidenceSession, text: str) -> list[str]:
-    """``Type/id`` of every handle in ``text``; each must resolve to shown evidence."""
-    refs = []
-    for handle in HANDLE.findall(text):
-        ref = session.resolve_citation(handle)
-        assert ref is not None, f"handle [{handle}] in the output does not resolve"
-        refs.append(ref)
-    return refs
-
-
-def ids_of(refs: list[str], rt: str) -> set[str]:
-    return {r.split("/", 1)[1] for r in refs if r.startswith(rt + "/")}
 
 
 # --- the index fetch ---------------------------------------------------------------------
@@ -241,36 +147,7 @@ async def test_overview_matches_the_raw_record(
         session = EvidenceSession(client, pid, as_of=as_of, overview_tokens=1500)
         result = await session.run("record_overview", {})
         assert result.error is None, (pid, result.error)
-        text = result.text
-        first = text.splitlines()[0]
-        patient = truth.resources[("Patient", pid)]
-        birth = patient["birthDate"]
-        assert first.startswith("Patient: ")
-        assert f", {patient['gender']}, born {birth}, " in first, pid
-        died = patient.get("deceasedDateTime")
-        if died and died[:10] <= as_of.isoformat():
-            assert f"died {died[:10]} (age {age(birth, died)} at death)" in first, pid
-        else:
-            assert f"age {age(birth, as_of.isoformat())} as of {as_of.isoformat()}" in first
-        assert session.resolve_citation(HANDLE.findall(first)[-1]) == f"Patient/{pid}"
-
-        expected = {
-            rt: n for rt in set(LABELS.values()) if (n := len(raw_until(truth, pid, rt, as_of)))
-        }
-        shown = {
-            LABELS[m.group(1)]: int(m.group(2))
-            for m in re.finditer(rf"(?m)^({'|'.join(LABELS)}) \((\d+)[,)]", text)
-        }
-        assert shown == expected, pid
-        total = re.search(r"Record: (\d+) clinical resources", text)
-        assert total is not None
-        assert int(total.group(1)) == sum(expected.values()), pid
-        for ref in cited(session, text):
-            rt, rid = ref.split("/", 1)
-            if rt != "Patient":
-                resource = truth.resources[(rt, rid)]
-                assert f"Patient/{pid}" in str(resource), (pid, ref)
-                assert raw_day(resource) <= as_of.isoformat(), (pid, ref)
+        assert_overview_matches(session, result.text, truth, pid, as_of)
 
 
 # --- search ------------------------------------------------------------------------------
@@ -370,13 +247,6 @@ async def test_search_by_encounter_status_is_sent_to_the_server(
 
 
 # --- observation_series ------------------------------------------------------------------
-
-SUMMARY = re.compile(
-    r"n=(?P<n>\d+), first (?P<first>[-\d.]+) on (?P<first_day>[\d-]+) \[(?P<first_h>\w+)\], "
-    r"last (?P<last>[-\d.]+) on (?P<last_day>[\d-]+) \[(?P<last_h>\w+)\], "
-    r"min (?P<min>[-\d.]+) on [\d-]+ \[(?P<min_h>\w+)\], "
-    r"max (?P<max>[-\d.]+) on [\d-]+ \[(?P<max_h>\w+)\], mean (?P<mean>[-\d.]+)"
-)
 
 
 @pytest.mark.parametrize("which", ["most frequent result", "systolic component"])
@@ -497,21 +367,7 @@ async def test_timeline_lists_the_encounters_of_the_range_with_their_items(
     }
     assert 0 < len(want) <= 50
     assert ids_of(cited(session, result.text), "Encounter") == want
-    # each "  - " item line belongs to the encounter line above it (raw encounter reference)
-    current: str | None = None
-    items = 0
-    for line in result.text.splitlines()[1:]:
-        refs = cited(session, line)
-        if not line.startswith("  - "):
-            current = refs[-1] if refs else None
-            continue
-        assert current is not None
-        assert current.startswith("Encounter/")
-        for ref in refs:
-            rt, rid = ref.split("/", 1)
-            assert truth.resources[(rt, rid)]["encounter"]["reference"] == current, (line, ref)
-            items += 1
-    assert items > 0
+    assert_items_under_their_encounters(session, result.text, truth)
 
 
 async def test_timeline_with_no_encounters_cites_the_patient(

@@ -2,12 +2,14 @@
 
 The record index is built with plain gzip + json (``concept_labels``), independently of
 ``tools/``: a label is only trusted if its codes really occur in that patient's bundle, in the
-resource types it names.
+resource types it names. The checks against the record run over both lists, this one and the
+held-out one (whose own checks are in ``test_phrases_heldout_schema.py``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from concept_labels import (
@@ -25,6 +27,7 @@ from concept_labels import (
 )
 
 PHRASES = CONCEPTS_DIR / "phrases.jsonl"
+HELDOUT = CONCEPTS_DIR / "phrases_heldout.jsonl"
 
 MIN_PER_KIND = {"vital": 8, "lab": 8, "condition": 8, "immunization": 8, "procedure": 8}
 FEW_KINDS = ("allergy", "encounter", "careplan", "imaging")
@@ -33,6 +36,13 @@ FEW_KINDS = ("allergy", "encounter", "careplan", "imaging")
 @pytest.fixture(scope="module")
 def items() -> list[Item]:
     return load_items(PHRASES)
+
+
+@pytest.fixture(scope="module", params=[PHRASES, HELDOUT], ids=lambda path: path.stem)
+def each_list(request: pytest.FixtureRequest) -> list[Item]:
+    """The items of each labelled list in turn: the tuned one and the held-out one."""
+    path: Path = request.param
+    return load_items(path)
 
 
 def test_every_line_is_a_well_typed_item(items: list[Item]) -> None:
@@ -61,22 +71,27 @@ def test_size_and_spread(items: list[Item]) -> None:
     assert 15 <= len(negatives) <= len(items) // 5
 
 
-def test_patients_exist_in_the_shared_bundles(items: list[Item], record_index: Index) -> None:
-    assert {item["patient_id"] for item in items} - record_index.keys() == set()
+# --- checks both lists share ------------------------------------------------------------
 
 
-def test_expected_codes_are_in_that_patients_record(items: list[Item], record_index: Index) -> None:
-    assert missing_codes(items, record_index) == []
+def test_patients_exist_in_the_shared_bundles(each_list: list[Item], record_index: Index) -> None:
+    assert {item["patient_id"] for item in each_list} - record_index.keys() == set()
 
 
-def test_expected_codes_use_each_types_code_system(items: list[Item]) -> None:
-    assert foreign_system_codes(items) == []
+def test_expected_codes_are_in_that_patients_record(
+    each_list: list[Item], record_index: Index
+) -> None:
+    assert missing_codes(each_list, record_index) == []
 
 
-def test_negative_items_explain_themselves(items: list[Item]) -> None:
-    assert_negatives_explained(items)
+def test_expected_codes_use_each_types_code_system(each_list: list[Item]) -> None:
+    assert foreign_system_codes(each_list) == []
 
 
-def test_raw_code_phrases_expect_their_own_code(items: list[Item]) -> None:
-    assert len(raw_code_items(items)) >= 3
-    assert_raw_codes_expect_themselves(items)
+def test_negative_items_explain_themselves(each_list: list[Item]) -> None:
+    assert_negatives_explained(each_list)
+
+
+def test_raw_code_phrases_expect_their_own_code(each_list: list[Item]) -> None:
+    assert len(raw_code_items(each_list)) >= 3
+    assert_raw_codes_expect_themselves(each_list)

@@ -1,7 +1,8 @@
 """Every evidence tool over real HTTP (the embedded server holding the 41 Synthea patients).
 
-Expected values are computed here from the raw bundles (``raw_synthea``: gzip+json, dates
-read straight from the resources); tool output is only parsed, never trusted. Citation
+Expected values are computed from the raw bundles (``raw_synthea``: gzip+json, dates read
+straight from the resources, helpers in ``tools_truth``); tool output is only parsed, never
+trusted. Citation
 handles in the text are mapped back to ``Type/id`` with the session's own registry, so
 "the tool showed X" means "the text the model reads cites X".
 """
@@ -16,6 +17,22 @@ from typing import Any
 
 import pytest
 from fhir_ground_truth import RawSynthea
+from tools_truth import (
+    AS_OF,
+    HANDLE,
+    SUMMARY,
+    assert_items_under_their_encounters,
+    assert_overview_matches,
+    cited,
+    ids_of,
+    loinc,
+    mid_record_day,
+    numeric_series,
+    raw_day,
+    raw_until,
+    session_for,
+    value_of,
+)
 
 from fhir_fixtures.server import BackgroundServer
 from tools.budget import estimate_tokens
@@ -26,121 +43,13 @@ EVELYN = "3e26303e-a72a-4c60-866f-e5b81a9f1989"  # died 1985; 35 HbA1c, 35 BP pa
 DEVIN = "9a82c90c-ba2d-4b36-a523-ee13e38b8e39"  # alive; one imaging study
 EECD = "eecd5395-d638-4b9d-bb79-2d10a475459d"  # 10 HbA1c, two imaging studies
 SAMPLE = (EVELYN, DEVIN, EECD)
-AS_OF = date(2019, 6, 1)
 OVERVIEW_BUDGET = 1500
-BIG = 50_000  # output budget large enough that nothing is cut
-
-HANDLE = re.compile(r"\[([A-Z]+\d+)\]")
-
-#: Overview section label -> resource type (the labels the overview prints).
-LABELS = {
-    "Conditions": "Condition",
-    "Allergies": "AllergyIntolerance",
-    "Medications": "MedicationRequest",
-    "Observations": "Observation",
-    "Immunizations": "Immunization",
-    "Procedures": "Procedure",
-    "Care plans": "CarePlan",
-    "Reports": "DiagnosticReport",
-    "Encounters": "Encounter",
-    "Imaging studies": "ImagingStudy",
-    "Images": "Media",
-    "Documents": "DocumentReference",
-}
-
-
-# --- ground truth from the raw bundles ---------------------------------------------------
-
-
-def raw_day(resource: dict[str, Any]) -> str:
-    """The clinical day of a raw Synthea resource (every clinical type here carries one)."""
-    rt = resource["resourceType"]
-    if rt in ("Observation", "DiagnosticReport"):
-        value = resource["effectiveDateTime"]
-    elif rt == "Condition":
-        value = resource.get("onsetDateTime") or resource["recordedDate"]
-    elif rt == "MedicationRequest":
-        value = resource["authoredOn"]
-    elif rt in ("Encounter", "CarePlan"):
-        value = resource["period"]["start"]
-    elif rt == "Procedure":
-        value = resource.get("performedDateTime") or resource["performedPeriod"]["start"]
-    elif rt == "Immunization":
-        value = resource["occurrenceDateTime"]
-    elif rt == "AllergyIntolerance":
-        value = resource.get("onsetDateTime") or resource["recordedDate"]
-    elif rt == "ImagingStudy":
-        value = resource["started"]
-    else:
-        raise AssertionError(f"no clinical date rule for {rt}")
-    return str(value)[:10]
-
-
-def raw_until(raw: RawSynthea, pid: str, rt: str, as_of: date) -> list[dict[str, Any]]:
-    """The patient's resources of one type dated on or before ``as_of``."""
-    return [r for r in raw.of(pid, rt) if raw_day(r) <= as_of.isoformat()]
-
-
-def age(birth: str, when: str) -> int:
-    b, w = date.fromisoformat(birth[:10]), date.fromisoformat(when[:10])
-    return w.year - b.year - ((w.month, w.day) < (b.month, b.day))
-
-
-def loinc(resource: dict[str, Any]) -> str:
-    return str(resource["code"]["coding"][0]["code"])
-
-
-def numeric_series(
-    raw: RawSynthea, pid: str, code: str, as_of: date
-) -> list[tuple[str, float, str]]:
-    """(day, value, id) of a LOINC code, as a result or as a panel component."""
-    out = []
-    for obs in raw_until(raw, pid, "Observation", as_of):
-        if loinc(obs) == code and "valueQuantity" in obs:
-            out.append((raw_day(obs), float(obs["valueQuantity"]["value"]), obs["id"]))
-        for comp in obs.get("component") or []:
-            if comp["code"]["coding"][0]["code"] == code and "valueQuantity" in comp:
-                out.append((raw_day(obs), float(comp["valueQuantity"]["value"]), obs["id"]))
-    return sorted(out)
-
-
-def mid_record_day(raw: RawSynthea, pid: str) -> date:
-    """The median clinical day of the patient's record (so as_of cuts the record in two)."""
-    days = sorted(
-        raw_day(r)
-        for rt in {*LABELS.values()} - {"Media", "DocumentReference"}
-        for r in raw.of(pid, rt)
-    )
-    return date.fromisoformat(days[len(days) // 2])
-
-
-# --- helpers over tool output ------------------------------------------------------------
-
-
-def cited(session: EvidenceSession, text: str) -> list[str]:
-    """``Type/id`` of every handle in ``text``; each must resolve to shown evidence."""
-    refs = []
-    for handle in HANDLE.findall(text):
-        ref = session.resolve_citation(handle)
-        assert ref is not None, f"handle [{handle}] in the output does not resolve"
-        refs.append(ref)
-    return refs
-
-
-def ids_of(refs: list[str], rt: str) -> set[str]:
-    return {r.split("/", 1)[1] for r in refs if r.startswith(rt + "/")}
 
 
 @pytest.fixture
 async def client(loaded_fhir_server: BackgroundServer) -> AsyncIterator[FHIRClient]:
     async with FHIRClient(loaded_fhir_server.base_url, max_retries=0) as c:
         yield c
-
-
-def session_for(
-    client: FHIRClient, pid: str, as_of: date = AS_OF, output_tokens: int = BIG
-) -> EvidenceSession:
-    return EvidenceSession(client, pid, as_of=as_of, output_tokens=output_tokens)
 
 
 # --- record_overview ---------------------------------------------------------------------
@@ -151,44 +60,14 @@ async def test_overview_of_all_41_patients_matches_the_raw_record(
     client: FHIRClient, raw_synthea: RawSynthea, when: str
 ) -> None:
     sizes: dict[str, int] = {}
-    for pid, patient in sorted(raw_synthea.patients.items()):
+    for pid in sorted(raw_synthea.patients):
         as_of = mid_record_day(raw_synthea, pid) if when == "mid-record" else AS_OF
         session = EvidenceSession(client, pid, as_of=as_of, overview_tokens=OVERVIEW_BUDGET)
         result = await session.run("record_overview", {})
         assert result.error is None, (pid, result.error)
         text = result.text
         sizes[pid] = estimate_tokens(text)
-        first = text.splitlines()[0]
-        assert first.startswith("Patient: ")
-        birth = patient["birthDate"]
-        assert f", {patient['gender']}, born {birth}, " in first, pid
-        died = patient.get("deceasedDateTime")
-        if died and died[:10] <= as_of.isoformat():
-            assert f"died {died[:10]} (age {age(birth, died)} at death)" in first, pid
-        else:
-            assert f"age {age(birth, as_of.isoformat())} as of {as_of.isoformat()}" in first, pid
-        assert session.resolve_citation(HANDLE.findall(first)[-1]) == f"Patient/{pid}"
-
-        expected = {
-            rt: n
-            for rt in set(LABELS.values())
-            if (n := len(raw_until(raw_synthea, pid, rt, as_of)))
-        }
-        shown = {
-            LABELS[m.group(1)]: int(m.group(2))
-            for m in re.finditer(rf"(?m)^({'|'.join(LABELS)}) \((\d+)[,)]", text)
-        }
-        assert shown == expected, pid
-        total = re.search(r"Record: (\d+) clinical resources", text)
-        assert total is not None
-        assert int(total.group(1)) == sum(expected.values()), pid
-        # every citation names a resource of this patient, dated on or before as_of
-        for ref in cited(session, text):
-            rt, rid = ref.split("/", 1)
-            resource = raw_synthea.resources[(rt, rid)]
-            if rt != "Patient":
-                assert f"Patient/{pid}" in str(resource), (pid, ref)
-                assert raw_day(resource) <= as_of.isoformat(), (pid, ref)
+        assert_overview_matches(session, text, raw_synthea, pid, as_of)
     largest = max(sizes, key=lambda p: sizes[p])
     print(f"largest overview ({when}): Patient/{largest}, {sizes[largest]} estimated tokens")
     over = {p: n for p, n in sizes.items() if n > OVERVIEW_BUDGET}
@@ -289,21 +168,6 @@ async def test_search_does_not_count_records_after_as_of_as_cut(
 
 # --- observation_series ------------------------------------------------------------------
 
-SUMMARY = re.compile(
-    r"n=(?P<n>\d+), first (?P<first>[-\d.]+) on (?P<first_day>[\d-]+) \[(?P<first_h>\w+)\], "
-    r"last (?P<last>[-\d.]+) on (?P<last_day>[\d-]+) \[(?P<last_h>\w+)\], "
-    r"min (?P<min>[-\d.]+) on [\d-]+ \[(?P<min_h>\w+)\], "
-    r"max (?P<max>[-\d.]+) on [\d-]+ \[(?P<max_h>\w+)\], mean (?P<mean>[-\d.]+)"
-)
-
-
-def value_of(raw: RawSynthea, ref: str, code: str) -> float:
-    obs = raw.resources[("Observation", ref.split("/", 1)[1])]
-    if loinc(obs) == code:
-        return float(obs["valueQuantity"]["value"])
-    (comp,) = [c for c in obs["component"] if c["code"]["coding"][0]["code"] == code]
-    return float(comp["valueQuantity"]["value"])
-
 
 @pytest.mark.parametrize(
     ("pid", "code", "as_of"),
@@ -402,22 +266,7 @@ async def test_timeline_lists_the_encounters_of_the_range_with_their_items(
     }
     assert want
     assert ids_of(cited(session, result.text), "Encounter") == want
-    # each "  - " item line belongs to the encounter line above it (raw encounter reference)
-    current: str | None = None
-    items = 0
-    for line in result.text.splitlines()[1:]:
-        refs = cited(session, line)
-        if not line.startswith("  - "):
-            current = refs[-1] if refs else None
-            continue
-        assert current is not None
-        assert current.startswith("Encounter/")
-        for ref in refs:
-            rt, rid = ref.split("/", 1)
-            resource = raw_synthea.resources[(rt, rid)]
-            assert resource["encounter"]["reference"] == current, (line, ref)
-            items += 1
-    assert items > 0
+    assert_items_under_their_encounters(session, result.text, raw_synthea)
 
 
 async def test_timeline_with_no_encounters_cites_the_patient(client: FHIRClient) -> None:

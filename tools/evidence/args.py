@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.records import CLINICAL_TYPES, ClinicalType
+
 __all__ = [
     "SEARCHABLE_TYPES",
     "ImagesArgs",
@@ -18,21 +20,9 @@ __all__ = [
     "ViewImageArgs",
 ]
 
-SearchableType = Literal[
-    "Condition",
-    "MedicationRequest",
-    "Observation",
-    "DiagnosticReport",
-    "Procedure",
-    "Immunization",
-    "AllergyIntolerance",
-    "CarePlan",
-    "Encounter",
-    "ImagingStudy",
-    "Media",
-    "DocumentReference",
-]
-SEARCHABLE_TYPES: tuple[str, ...] = SearchableType.__args__  # type: ignore[attr-defined]
+#: The search tool takes every type the tools read (the record index covers the same ones).
+SearchableType = ClinicalType
+SEARCHABLE_TYPES: tuple[str, ...] = CLINICAL_TYPES
 
 
 class _Args(BaseModel):
