@@ -40,6 +40,11 @@ STATUS_PARAM: dict[str, str] = {
     "Condition": "clinical-status",
     "AllergyIntolerance": "clinical-status",
 }
+#: Rows asked per page.
+_PAGE = 200
+#: Rows fetched (over pages) when the status or the reference-date cut is decided here: the
+#: counts are exact up to this many matches, approximate beyond.
+_DECIDE_LOCALLY_MAX = 2000
 #: Types whose records always carry their date, so the reference date can go into the query.
 _ALWAYS_DATED = frozenset(
     {
@@ -155,9 +160,11 @@ async def run_search(session: Any, args: SearchArgs) -> ToolResult:
     # here, on the rows fetched: fetch generously so that `limit` current rows remain.
     capped = rt in _ALWAYS_DATED or not DATE_PARAM.get(rt)
     decided_here = bool(local_status) or not capped
-    fetch = 200 if decided_here else min(args.limit, 200)
+    fetch = _PAGE if decided_here else min(args.limit, _PAGE)
     params.append(("_count", str(fetch)))
-    page = await session.scope.search(rt, params, max_rows=fetch)
+    page = await session.scope.search(
+        rt, params, max_rows=_DECIDE_LOCALLY_MAX if decided_here else fetch
+    )
 
     fetched = [session.as_of_view(condense(r)) for r in page.resources]
     current = [r for r in fetched if session.is_current(r)]
