@@ -23,6 +23,7 @@ from agent.graph import build_graph
 from agent.session import AgentSession
 from evals.dataset import QAItem
 from tools.budget import estimate_tokens
+from tools.evidence.overview import demographics_line
 from tools.fhir import FHIRClient, track_requests
 from tools.record_index import RecordIndex
 from tools.records import EvidenceRecord
@@ -109,13 +110,7 @@ async def full_record_text(session: EvidenceSession, budget_tokens: int) -> Reco
     """
     patient = await session.patient()
     index: RecordIndex = await session.index()
-    names = patient.get("name") or [{}]
-    name = " ".join([*(names[0].get("given") or []), str(names[0].get("family", ""))]).strip()
-    head = (
-        f"Patient: {name}, {patient.get('gender', '?')}, born {patient.get('birthDate', '?')}"
-        + (f", died {patient['deceasedDateTime'][:10]}" if patient.get("deceasedDateTime") else "")
-        + f" {session.cite_patient()}"
-    )
+    head = demographics_line(patient, session.as_of, session.cite_patient())
     by_type: dict[str, list[EvidenceRecord]] = {}
     for rec in index.records:
         by_type.setdefault(rec.resource_type, []).append(rec)

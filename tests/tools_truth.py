@@ -180,6 +180,23 @@ def ids_of(refs: list[str], rt: str) -> set[str]:
 # --- checks of tool output against the raw record ----------------------------------------
 
 
+def raw_demographics(patient: dict[str, Any]) -> dict[str, str]:
+    """Language, race and ethnicity as the raw Patient records them (the first coding's
+    display; the US Core OMB category display), for the ones present."""
+    found: dict[str, str] = {}
+    languages = [c["language"]["coding"][0]["display"] for c in patient.get("communication", [])]
+    if languages:
+        found["language"] = " and ".join(languages)
+    for label in ("race", "ethnicity"):
+        url = f"http://hl7.org/fhir/us/core/StructureDefinition/us-core-{label}"
+        for extension in patient.get("extension", []):
+            if extension["url"] == url:
+                omb = [p["valueCoding"]["display"] for p in extension["extension"]
+                       if p["url"] == "ombCategory"]  # fmt: skip
+                found[label] = " and ".join(omb)
+    return found
+
+
 def assert_overview_matches(
     session: EvidenceSession, text: str, raw: RawRecords, pid: str, as_of: date
 ) -> None:
@@ -195,6 +212,8 @@ def assert_overview_matches(
     else:
         assert f"age {age(birth, as_of.isoformat())} as of {as_of.isoformat()}" in first, pid
     assert session.resolve_citation(HANDLE.findall(first)[-1]) == f"Patient/{pid}"
+    for label, value in raw_demographics(patient).items():
+        assert f", {label} {value}" in first, (pid, label)
 
     expected = {rt: n for rt in set(LABELS.values()) if (n := len(raw_until(raw, pid, rt, as_of)))}
     shown = {

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir_ground_truth import RawSynthea
+from tools_truth import raw_demographics
 
 from agent.cli import main
 from agent.llm.scripted_server import ScriptedOpenAIServer
@@ -128,7 +130,12 @@ def _records(out: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("strategy", ["agent", "full-context", "no-record"])
 def test_each_strategy_scores_what_the_model_answered(
-    tmp_path: Path, dataset: Path, items: list[QAItem], fhir: BackgroundServer, strategy: str
+    tmp_path: Path,
+    dataset: Path,
+    items: list[QAItem],
+    fhir: BackgroundServer,
+    raw_synthea: RawSynthea,
+    strategy: str,
 ) -> None:
     right = {items[0].id, items[3].id}
     examiner = Examiner(items, right)
@@ -180,6 +187,12 @@ def test_each_strategy_scores_what_the_model_answered(
             record = records[item.id]
             assert 0 < record["context_tokens"] <= run["context_tokens"]
             assert record["record_tokens"] >= record["context_tokens"]
+        # The record opens with the patient line: language, race and ethnicity included.
+        for body in examiner.bodies:
+            prompt = json.dumps(body["messages"])
+            item = examiner.item_for(prompt.replace("\\n", "\n"))
+            for label, value in raw_demographics(raw_synthea.patients[item.patient_id]).items():
+                assert f"{label} {value}" in prompt, label
 
 
 def test_full_context_cuts_the_record_to_the_budget(

@@ -24,7 +24,7 @@ from tools.records import EvidenceRecord
 from tools.render import day, medium_display, short_display
 from tools.series import parse_day
 
-__all__ = ["age_on", "run_overview"]
+__all__ = ["age_on", "demographics_line", "run_overview"]
 
 _SECTION_ORDER = (
     "Condition",
@@ -79,7 +79,49 @@ def _span(first: str | None, last: str | None) -> str:
     return a[:4] if a[:4] == b[:4] else f"{a[:4]}–{b[:4]}"
 
 
-def _demographics(patient: dict[str, Any], as_of: date, cite: str) -> str:
+_US_CORE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-"
+
+
+def _us_core_category(patient: dict[str, Any], name: str) -> str | None:
+    """A US Core race or ethnicity: its OMB category displays, else its text part."""
+    for extension in patient.get("extension") or []:
+        if not isinstance(extension, dict) or extension.get("url") != _US_CORE + name:
+            continue
+        parts = [p for p in extension.get("extension") or [] if isinstance(p, dict)]
+        displays = [
+            str(p["valueCoding"]["display"])
+            for p in parts
+            if p.get("url") == "ombCategory"
+            and isinstance(p.get("valueCoding"), dict)
+            and p["valueCoding"].get("display")
+        ]
+        if displays:
+            return " and ".join(displays)
+        text = next((p.get("valueString") for p in parts if p.get("url") == "text"), None)
+        if text:
+            return str(text)
+    return None
+
+
+def _languages(patient: dict[str, Any]) -> list[str]:
+    found = []
+    for entry in patient.get("communication") or []:
+        language = entry.get("language") if isinstance(entry, dict) else None
+        if not isinstance(language, dict):
+            continue
+        displays = [c.get("display") for c in language.get("coding") or [] if isinstance(c, dict)]
+        name = next((d for d in displays if d), None) or language.get("text")
+        if name:
+            found.append(str(name))
+    return found
+
+
+def demographics_line(patient: dict[str, Any], as_of: date, cite: str) -> str:
+    """The patient line of the overview (and of full-context's record), ending in ``cite``.
+
+    Name, gender, birth date with the age on ``as_of`` (or death and the age at death),
+    marital status, languages, and the US Core race and ethnicity, where recorded.
+    """
     names = patient.get("name") or [{}]
     name = " ".join([*(names[0].get("given") or []), str(names[0].get("family", ""))]).strip()
     gender = patient.get("gender", "unknown gender")
@@ -97,6 +139,13 @@ def _demographics(patient: dict[str, Any], as_of: date, cite: str) -> str:
     marital = (patient.get("maritalStatus") or {}).get("text")
     if marital:
         parts.append(f"marital status {marital}")
+    languages = _languages(patient)
+    if languages:
+        parts.append(f"language {' and '.join(languages)}")
+    for label in ("race", "ethnicity"):
+        value = _us_core_category(patient, label)
+        if value:
+            parts.append(f"{label} {value}")
     return ", ".join(parts) + f" {cite}"
 
 
@@ -231,7 +280,7 @@ async def run_overview(session: Any, args: OverviewArgs) -> ToolResult:
     patient = await session.patient()
     index: RecordIndex = await session.index()
     cite = session.cites.cite
-    lines = [_demographics(patient, session.as_of, session.cite_patient())]
+    lines = [demographics_line(patient, session.as_of, session.cite_patient())]
     present = [rt for rt in _SECTION_ORDER if rt in index.types]
     total = sum(index.types[rt].count for rt in present)
     first = min((index.types[rt].first or "9999") for rt in present) if present else None
