@@ -68,8 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (UserError, ConfigError) as exc:
-        # escape: messages quote things like "pip install 'ehr-agent[vllm]'"
-        err_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        # escape: messages quote things like "pip install 'ehr-agent[vllm]'"; soft_wrap: never
+        # break a path or a command inside an error (the terminal wraps, copying still works)
+        err_console().print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         err_console().print("[yellow]interrupted[/]")

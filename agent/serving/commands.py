@@ -94,7 +94,9 @@ def serve_llm_command(args: argparse.Namespace) -> int:
         )
         return 0
     for warning in plan.warnings:
-        err_console().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        err_console().print(
+            f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True
+        )
     if args.dry_run:
         sys.stdout.write(plan.shell + "\n")
         return 0

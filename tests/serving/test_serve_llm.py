@@ -150,8 +150,9 @@ def test_config_json_of_a_local_gemma3_directory_is_used(
 ) -> None:
     # Gemma 3 multimodal configs keep the text model in text_config and omit the fields
     # equal to Gemma3TextConfig's defaults (8 heads, 4 KV heads): the check must apply them.
-    model = tmp_path / "medgemma-4b-local"
-    model.mkdir()
+    # a deep path, longer than a console line: the error must not break it
+    model = tmp_path / ("checkouts-" * 8) / "medgemma-4b-local"
+    model.mkdir(parents=True)
     config = {
         "architectures": ["Gemma3ForConditionalGeneration"],
         "model_type": "gemma3",
@@ -161,6 +162,8 @@ def test_config_json_of_a_local_gemma3_directory_is_used(
     (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
     err = _refused(capsys, "--model", str(model), "-tp", "16")
     assert f"does not divide the 8 attention heads of {model}; use 1, 2, 4 or 8" in err
+    main([*BASE, "--model", str(model), "-tp", "16"])
+    assert f" {model};" in capsys.readouterr().err  # whole, on one line
     doc = _dry_run_json(capsys, "--model", str(model), "-tp", "4", "-pp", "2")
     assert doc["argv"][2] == str(model)
     assert doc["shape_source"] == f"config.json in {model}"
