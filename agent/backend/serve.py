@@ -77,7 +77,7 @@ def serve_command(args: argparse.Namespace) -> int:
     check_exposure(config, args.host)
     console = err_console()
     for warning in _warnings(config, args.host):
-        console.print(f"[bold yellow]warning:[/] {warning}")
+        console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
     with llm_backend(settings) as backend:
         app = create_app(settings, config, model=backend)
         server = uvicorn.Server(

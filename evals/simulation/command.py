@@ -247,7 +247,7 @@ def _announce(result: CaseResult) -> None:
 
 
 def _announce_failure(failure: CaseFailed) -> None:
-    err_console().print(f"[yellow]failed[/] {failure}", highlight=False)
+    err_console().print(f"[yellow]failed[/] {failure}", highlight=False, soft_wrap=True)
 
 
 def _yn(value: bool | None) -> str:
@@ -318,5 +318,7 @@ def build_cases_command(args: argparse.Namespace) -> int:
             highlight=False,
         )
         for path, error in report.problems:
-            err_console().print(f"[yellow]skipped[/] {path}: {error}", highlight=False)
+            err_console().print(
+                f"[yellow]skipped[/] {path}: {error}", highlight=False, soft_wrap=True
+            )
     return 0
