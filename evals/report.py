@@ -9,7 +9,9 @@ items each run holds). Written to ``--out``:
   interval, the EHRQA-style macro average, overall accuracy, errors, retrieval
   precision/recall against the gold evidence ids, and cost (prompt tokens, LLM calls,
   FHIR requests, seconds per question; for full-context also the size of the whole record
-  before it was cut to the model's context);
+  before it was cut to the model's context); with two or more runs, the first run against
+  each other one on the items both answered: the accuracy difference with its paired
+  bootstrap interval, and the ratio of prompt tokens;
 - ``accuracy_by_category.png``: grouped bars, one group per category, one bar per run;
 - ``tokens_vs_accuracy.png``: mean prompt tokens per question against macro accuracy.
 """
@@ -25,6 +27,7 @@ from typing import Any
 
 from agent.cli_common import UserError, console
 from evals.runner import RESULTS, RUN_INFO, load_results, summarize
+from evals.scoring import PairedOutcome, paired_difference
 
 __all__ = ["RunView", "load_run", "render_markdown", "report_command", "write_charts"]
 
@@ -162,6 +165,8 @@ def render_markdown(runs: list[RunView]) -> str:
     ]
     for name, key, digits in cost_rows:
         row(name, [_num(run.summary["cost"].get(key), digits) for run in runs])
+    if len(runs) > 1:
+        lines += _against_first(runs, labels)
     common = set.intersection(*(set(run.records) for run in runs)) if runs else set()
     if len(runs) > 1 and any(len(common) < run.items for run in runs):
         lines += [
@@ -180,6 +185,67 @@ def render_markdown(runs: list[RunView]) -> str:
             row("prompt tokens", [_num(s["cost"].get("prompt_tokens_mean")) for s in paired])
     lines.append("")
     return "\n".join(lines)
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def _against_first(runs: list[RunView], labels: list[str]) -> list[str]:
+    """The first run minus each other run, on the items both answered without an error."""
+    first = runs[0]
+    lines = [
+        "",
+        f"## {labels[0]} against each other run (paired, same items)",
+        "",
+        f"Accuracy of {labels[0]} minus the other run's, in percentage points, on the items "
+        "both answered without an infrastructure error, with the 95% paired bootstrap "
+        "interval (the same resampled items scored for both runs; an interval above 0 means "
+        f"{labels[0]} is ahead on this sample). Prompt tokens: {labels[0]}'s mean over the "
+        "other run's, on the same items.",
+        "",
+        "| | " + " | ".join(labels[1:]) + " |",
+        "| --- |" + " ---: |" * (len(runs) - 1),
+    ]
+    cells: dict[str, list[str]] = {"items": [], "micro": [], "macro": [], "tokens": []}
+    for other in runs[1:]:
+        shared = sorted(
+            i
+            for i in set(first.records) & set(other.records)
+            if first.records[i]["score"] is not None and other.records[i]["score"] is not None
+        )
+        difference = paired_difference(
+            [
+                PairedOutcome(
+                    category=first.records[i]["category"],
+                    first=bool(first.records[i]["score"]["correct"]),
+                    second=bool(other.records[i]["score"]["correct"]),
+                )
+                for i in shared
+            ]
+        )
+        cells["items"].append(str(len(shared)))
+        if difference is None:
+            cells["micro"].append("–")
+            cells["macro"].append("–")
+            cells["tokens"].append("–")
+            continue
+        for key, point, ci in (
+            ("micro", difference.micro, difference.micro_ci),
+            ("macro", difference.macro, difference.macro_ci),
+        ):
+            cells[key].append(f"{_points(point)} ({_points(ci.low)} to {_points(ci.high)})")
+        ours = sum(first.records[i]["usage"]["prompt_tokens"] for i in shared)
+        theirs = sum(other.records[i]["usage"]["prompt_tokens"] for i in shared)
+        cells["tokens"].append(f"{ours / theirs:.2f}" if theirs else "–")
+    for name, key in (
+        ("items both answered", "items"),
+        ("accuracy difference (points)", "micro"),
+        ("macro accuracy difference (points)", "macro"),
+        ("prompt tokens, ratio", "tokens"),
+    ):
+        lines.append(f"| {name} | " + " | ".join(cells[key]) + " |")
+    return lines
 
 
 def write_charts(runs: list[RunView], out_dir: Path) -> list[Path]:

@@ -3,7 +3,16 @@
 Per-answer-type scorers, aggregation with bootstrap CIs, retrieval precision and recall.
 """
 
-from evals.scoring.aggregate import Aggregate, GroupStats, Interval, ScoredRecord, aggregate
+from evals.scoring.aggregate import (
+    Aggregate,
+    Difference,
+    GroupStats,
+    Interval,
+    PairedOutcome,
+    ScoredRecord,
+    aggregate,
+    paired_difference,
+)
 from evals.scoring.answers import (
     Prediction,
     Score,
@@ -20,14 +29,17 @@ from evals.scoring.retrieval import RetrievalScore, normalize_reference, retriev
 
 __all__ = [
     "Aggregate",
+    "Difference",
     "GroupStats",
     "Interval",
+    "PairedOutcome",
     "Prediction",
     "RetrievalScore",
     "Score",
     "ScoredRecord",
     "aggregate",
     "normalize_reference",
+    "paired_difference",
     "parse_yes_no",
     "retrieval_scores",
     "score_choice",

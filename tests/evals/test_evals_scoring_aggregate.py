@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from evals.scoring import (
+    PairedOutcome,
     Score,
     ScoredRecord,
     aggregate,
     normalize_reference,
+    paired_difference,
     retrieval_scores,
 )
 
@@ -111,3 +113,55 @@ def test_retrieval_edge_cases() -> None:
     assert (duplicates.precision, duplicates.recall) == (1.0, 1.0)
     assert normalize_reference("urn:uuid:abc") is None
     assert normalize_reference("Observation/urn:uuid:abc") == "Observation/abc"
+
+
+def _pairs(category: str, *outcomes: tuple[bool, bool]) -> list[PairedOutcome]:
+    return [PairedOutcome(category, first, second) for first, second in outcomes]
+
+
+def test_paired_difference_point_estimates() -> None:
+    # a: deltas +1, +1, -1 (mean 1/3); b: +1 (mean 1). Micro 2/4, macro (1/3 + 1) / 2.
+    outcomes = _pairs("a", (True, False), (True, False), (False, True)) + _pairs("b", (True, False))
+    diff = paired_difference(outcomes)
+    assert diff is not None
+    assert diff.n == 4
+    assert diff.micro == 0.5
+    assert diff.macro == pytest.approx(2 / 3, abs=1e-4)
+    for point, ci in ((diff.micro, diff.micro_ci), (diff.macro, diff.macro_ci)):
+        assert ci.low <= point <= ci.high
+    assert paired_difference(outcomes, seed=3) == paired_difference(outcomes, seed=3)
+
+
+def test_paired_difference_of_identical_and_opposite_runs_is_exact() -> None:
+    same = _pairs("a", (True, True), (False, False), (True, True))
+    diff = paired_difference(same)
+    assert diff is not None
+    assert (diff.micro, diff.micro_ci.low, diff.micro_ci.high) == (0.0, 0.0, 0.0)
+    opposite = _pairs("a", (True, False), (True, False)) + _pairs("b", (True, False))
+    diff = paired_difference(opposite)
+    assert diff is not None
+    assert (diff.macro, diff.macro_ci.low, diff.macro_ci.high) == (1.0, 1.0, 1.0)
+
+
+def test_pairing_finds_a_difference_the_separate_intervals_hide() -> None:
+    # 50 items: both runs agree on 45 (25 right, 20 wrong); the first alone gets 5 more.
+    # Alone, 30/50 and 25/50 have overlapping intervals; paired, every delta is >= 0 and
+    # a resample without any of the 5 is rarer than 2.5%, so the interval excludes 0.
+    outcomes = _pairs("a", *([(True, True)] * 25 + [(False, False)] * 20 + [(True, False)] * 5))
+    diff = paired_difference(outcomes)
+    assert diff is not None
+    assert diff.micro == 0.1
+    assert diff.micro_ci.low > 0
+    first = aggregate(_records("a", 30, 20)).overall.accuracy_ci
+    second = aggregate(_records("a", 25, 25)).overall.accuracy_ci
+    assert first is not None
+    assert second is not None
+    assert first.low < second.high  # the separate intervals overlap
+
+
+def test_paired_difference_empty_and_invalid() -> None:
+    assert paired_difference([]) is None
+    with pytest.raises(ValueError, match="n_resamples"):
+        paired_difference(_pairs("a", (True, False)), n_resamples=0)
+    with pytest.raises(ValueError, match="confidence"):
+        paired_difference(_pairs("a", (True, False)), confidence=1.0)

@@ -104,6 +104,14 @@ def test_markdown_compares_runs_per_category(two_runs: list[Path]) -> None:
     assert rows["errors (infrastructure)"].split("|")[2].strip() == "1"
     # mean prompt tokens over answered items: (4000 * 3 + 2000) / 4
     assert rows["prompt tokens"].split("|")[2].strip() == "3,500"
+    # agent minus no-record on items 1-4 (item 5 failed): deltas +1 +1 -1 | +1
+    assert "## agent / m against each other run (paired, same items)" in text
+    assert rows["items both answered"].split("|")[2].strip() == "4"
+    assert rows["accuracy difference (points)"].split("|")[2].strip().startswith("+50.0 (")
+    # macro: conditions 1/3, medications 1 -> 2/3
+    assert rows["macro accuracy difference (points)"].split("|")[2].strip().startswith("+66.7 (")
+    # prompt tokens on the same items: 14000 / 2000
+    assert rows["prompt tokens, ratio"].split("|")[2].strip() == "7.00"
 
 
 def test_report_command_writes_markdown_and_charts(two_runs: list[Path], tmp_path: Path) -> None:
