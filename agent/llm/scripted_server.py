@@ -44,7 +44,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -123,7 +123,7 @@ class ScriptedOpenAIServer:
             raise RuntimeError("the scripted server has not been started")
         return self._base_url
 
-    def __enter__(self) -> ScriptedOpenAIServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -18,8 +18,10 @@ stream is an outage, not something to paper over.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -43,6 +45,16 @@ class _Retry(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client.
+
+    httpx builds one per client otherwise, which cost 14% of the eval runner's CPU in a
+    py-spy profile (``bench eval``, concurrency 64).
+    """
+    return httpx.create_ssl_context()
 
 
 class ChatTransport:
@@ -160,11 +172,19 @@ class ChatTransport:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _client(self) -> httpx.Client:
-        return httpx.Client(timeout=self._timeout, headers=self._headers, transport=self._transport)
+        return httpx.Client(
+            timeout=self._timeout,
+            headers=self._headers,
+            transport=self._transport,
+            verify=_ssl_context(),
+        )
 
     def _aclient(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            timeout=self._timeout, headers=self._headers, transport=self._async_transport
+            timeout=self._timeout,
+            headers=self._headers,
+            transport=self._async_transport,
+            verify=_ssl_context(),
         )
 
     def _send(self, client: httpx.Client, url: str, payload: dict[str, Any]) -> httpx.Response:

@@ -36,7 +36,7 @@ from langchain_core.messages import BaseMessage
 
 from agent.llm.scripted import ReplyingChatModel
 
-__all__ = ["BackendBenchResult", "InstantAgentModel", "register"]
+__all__ = ["BackendBenchResult", "InstantAgentModel", "instant_reply", "register"]
 
 _API_KEY = "bench-backend-key-0123456789"
 _QUESTION = "Which conditions are on record?"
@@ -60,14 +60,24 @@ class InstantAgentModel(ReplyingChatModel):
 
     def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
         schema = ((kwargs.get("response_format") or {}).get("json_schema") or {}).get("name")
-        text = messages[-1].text if messages else ""
-        if schema == "plan":
-            if "Result of search" in text:
-                return json.dumps({"enough": True, "calls": []})
-            return json.dumps({"enough": False, "calls": [{"tool": "search", "type": "Condition"}]})
-        found = _HANDLE.search(text.split("Result of search", 1)[-1])
-        handle = found.group(1) if found else "PT1"
-        return json.dumps({"answer": f"The record shows this [{handle}].", "citations": [handle]})
+        return instant_reply(schema, messages[-1].text if messages else "")
+
+
+def instant_reply(schema: str | None, text: str) -> str:
+    """The instant model's reply to a call whose last message is ``text``.
+
+    ``schema`` is the ``response_format`` schema name: ``plan`` asks for one Condition
+    search until a search result is shown; anything else is answered citing the first
+    Condition handle after the last search result (in a full-context prompt, the record's
+    first Condition), or the patient, ``PT1``.
+    """
+    if schema == "plan":
+        if "Result of search" in text:
+            return json.dumps({"enough": True, "calls": []})
+        return json.dumps({"enough": False, "calls": [{"tool": "search", "type": "Condition"}]})
+    found = _HANDLE.search(text.split("Result of search", 1)[-1])
+    handle = found.group(1) if found else "PT1"
+    return json.dumps({"answer": f"The record shows this [{handle}].", "citations": [handle]})
 
 
 @dataclass

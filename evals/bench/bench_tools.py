@@ -112,6 +112,8 @@ class ServedRecords:
     resources: int
     load_seconds: float
     server: str
+    pid: int | None = None
+    """The server's process id when it runs in its own process."""
 
 
 def _serve_worker(db_path: str, conn: Connection) -> None:
@@ -160,7 +162,7 @@ def serve_bundles(files: list[Path], *, server: str = "process") -> Iterator[Ser
         try:
             if not parent.poll(60):
                 raise RuntimeError("the FHIR server process did not start within 60 s")
-            yield _loaded(parent.recv(), files, server)
+            yield _loaded(parent.recv(), files, server, process.pid)
         finally:
             if process.is_alive():
                 parent.send("stop")
@@ -172,7 +174,7 @@ def serve_bundles(files: list[Path], *, server: str = "process") -> Iterator[Ser
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _loaded(base_url: str, files: list[Path], server: str) -> ServedRecords:
+def _loaded(base_url: str, files: list[Path], server: str, pid: int | None = None) -> ServedRecords:
     started = time.perf_counter()
     resources, patients = asyncio.run(_load(base_url, files))
     return ServedRecords(
@@ -181,6 +183,7 @@ def _loaded(base_url: str, files: list[Path], server: str) -> ServedRecords:
         resources=resources,
         load_seconds=round(time.perf_counter() - started, 2),
         server=server,
+        pid=pid,
     )
 
 

@@ -7,10 +7,12 @@ keeping Synthea's uuids). Expected values come from the raw bundle, read with gz
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 from pathlib import Path
 
+import httpx
 import pytest
 from fhir_client_common import RealServer
 from fhir_client_fakes import GroundTruth, as_put_transaction
@@ -25,6 +27,7 @@ from tools.fhir import (
     SearchParams,
     track_requests,
 )
+from tools.fhir.sender import MAX_IN_FLIGHT
 
 
 def test_transaction_stored_every_entry(
@@ -176,3 +179,48 @@ async def test_bearer_token_against_the_embedded_server(
         assert caught.value.status == 401
         wrong = [e for e in server.access_log if e.status == 401]
         assert len(wrong) == 1
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    """The real HTTP transport, counting the requests it has in flight at once."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.in_flight = 0
+        self.peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            response = await self._inner.handle_async_request(request)
+            await response.aread()
+            return response
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@pytest.mark.asyncio
+async def test_many_concurrent_searches_are_sent_a_bounded_number_at_a_time(
+    real_server: RealServer, small_patient: GroundTruth
+) -> None:
+    transport = _CountingTransport()
+    params = SearchParams().where(patient=small_patient.patient_id)
+    kinds = ("Condition", "Observation", "Encounter", "Procedure")
+    async with FHIRClient(real_server.base_url, transport=transport) as client:
+        results = await asyncio.gather(
+            *(client.search(kinds[i % len(kinds)], params) for i in range(4 * MAX_IN_FLIGHT))
+        )
+    await transport.aclose()
+    assert transport.peak == MAX_IN_FLIGHT
+    ids = [sorted(e["resource"]["id"] for e in r.get("entry", [])) for r in results]
+    for i, found in enumerate(ids):
+        assert found == ids[i % len(kinds)]  # every request answered, and the same way
+    assert ids[0] == sorted(
+        entry["resource"]["id"]
+        for entry in small_patient.raw_bundle["entry"]
+        if entry["resource"]["resourceType"] == "Condition"
+    )

@@ -40,13 +40,18 @@ from tools.fhir.retry import (
 )
 from tools.fhir.stats import ClientStats, RequestEvent, RequestHook, active_trackers
 
-__all__ = ["FHIR_JSON", "Reply", "RequestSender"]
+__all__ = ["FHIR_JSON", "MAX_IN_FLIGHT", "Reply", "RequestSender"]
 
 log = logging.getLogger("ehr_agent.fhir")
 
 FHIR_JSON: Final = "application/fhir+json"
 _USER_AGENT = "ehr-agent-fhir-client/0.1"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+MAX_IN_FLIGHT: Final = 32
+"""Requests one client sends at once; the rest wait for a slot here. Left to httpx's pool,
+hundreds of queued requests (an eval at concurrency 64 builds many record indexes at once)
+made the pool's bookkeeping, quadratic in the queue, the runner's largest CPU cost."""
 
 
 def default_port(url: httpx.URL) -> int | None:
@@ -137,8 +142,12 @@ class RequestSender:
         self._clock = clock
         self._rng = rng
         self._owns_transport = transport is None
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._http = httpx.AsyncClient(
             transport=transport,
+            limits=httpx.Limits(
+                max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
+            ),
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             headers={"Accept": FHIR_JSON, "User-Agent": _USER_AGENT, **(headers or {})},
@@ -185,13 +194,20 @@ class RequestSender:
     async def _attempt(
         self, call: _Call, attempt: int, headers: Mapping[str, str], body: bytes | None
     ) -> Reply | BaseException:
-        """One HTTP exchange, recorded; a transport failure is returned, not raised."""
-        t0 = time.perf_counter()
-        try:
-            status, reply_headers, data = await self._transmit(call.method, call.url, headers, body)
-        except (httpx.TransportError, TimeoutError, _ResponseTooLarge) as exc:
-            self._record(call.event(None, time.perf_counter() - t0, attempt, body, 0, exc))
-            return exc
+        """One HTTP exchange, recorded; a transport failure is returned, not raised.
+
+        At most :data:`MAX_IN_FLIGHT` run at once; the wait for a slot is neither timed nor
+        recorded as the server's.
+        """
+        async with self._slots:
+            t0 = time.perf_counter()
+            try:
+                status, reply_headers, data = await self._transmit(
+                    call.method, call.url, headers, body
+                )
+            except (httpx.TransportError, TimeoutError, _ResponseTooLarge) as exc:
+                self._record(call.event(None, time.perf_counter() - t0, attempt, body, 0, exc))
+                return exc
         self._record(call.event(status, time.perf_counter() - t0, attempt, body, len(data)))
         return Reply(call.method, call.url, status, reply_headers, data)
 
