@@ -36,7 +36,13 @@ from langchain_core.messages import BaseMessage
 
 from agent.llm.scripted import ReplyingChatModel
 
-__all__ = ["BackendBenchResult", "InstantAgentModel", "instant_reply", "register"]
+__all__ = [
+    "BackendBenchResult",
+    "InstantAgentModel",
+    "cpu_seconds",
+    "instant_reply",
+    "register",
+]
 
 _API_KEY = "bench-backend-key-0123456789"
 _QUESTION = "Which conditions are on record?"
@@ -152,7 +158,7 @@ def _backend_worker(
     server.run(sockets=[sock])
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process, all its threads included (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -220,10 +226,10 @@ async def _drive(
 
     async def cpu_window() -> dict[str, float]:
         await asyncio.sleep(warmup_s)
-        before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
+        before = {name: sum(map(cpu_seconds, group)) for name, group in pids.items()}
         await asyncio.sleep(seconds)
         return {
-            name: round(sum(map(_cpu_seconds, group)) - before[name], 2)
+            name: round(sum(map(cpu_seconds, group)) - before[name], 2)
             for name, group in pids.items()
         }
 

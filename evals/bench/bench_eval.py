@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.llm.scripted_server import ScriptedOpenAIServer
-from evals.bench.bench_backend import instant_reply
+from evals.bench.bench_backend import cpu_seconds, instant_reply
 from evals.bench.bench_tools import (
     add_common_arguments,
     bundles_from_args,
@@ -133,10 +133,7 @@ class EvalBenchRow:
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None if pid is None else cpu_seconds(pid)
 
 
 def _children_cpu() -> float:
