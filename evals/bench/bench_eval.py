@@ -389,7 +389,8 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
         "--items",
         type=int,
         default=64,
-        help=f"items per run, at least {ROUNDS} per concurrency slot (64)",
+        metavar="N",
+        help=f"items per run (64); a run at concurrency C answers at least {ROUNDS} x C",
     )
     parser.add_argument(
         "--llm-latency",
