@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from evals.scoring.answers import Score
 from evals.scoring.retrieval import retrieval_scores
+
+_Item = TypeVar("_Item")
 
 __all__ = [
     "Aggregate",
@@ -151,9 +153,14 @@ def _group(
     )
 
 
+def _check_bootstrap(n_resamples: int, confidence: float) -> None:
+    if n_resamples < 1 or not 0 < confidence < 1:
+        raise ValueError("n_resamples must be >= 1 and confidence in (0, 1)")
+
+
 def _macro(
-    groups: dict[str, list[ScoredRecord]],
-    values_of: Callable[[list[ScoredRecord]], list[float]],
+    groups: dict[str, list[_Item]],
+    values_of: Callable[[list[_Item]], list[float]],
     n_resamples: int,
     confidence: float,
     rng: np.random.Generator,
@@ -180,8 +187,7 @@ def aggregate(
         confidence: Two-sided confidence level of the percentile intervals.
         seed: Bootstrap seed (the same records and seed give the same intervals).
     """
-    if n_resamples < 1 or not 0 < confidence < 1:
-        raise ValueError("n_resamples must be >= 1 and confidence in (0, 1)")
+    _check_bootstrap(n_resamples, confidence)
     rng = np.random.default_rng(seed)
     by_category: dict[str, list[ScoredRecord]] = defaultdict(list)
     by_type: dict[str, list[ScoredRecord]] = defaultdict(list)
@@ -259,21 +265,26 @@ def paired_difference(
     (for the macro figure, within each category, like :func:`aggregate`). None when there
     are no items.
     """
-    if n_resamples < 1 or not 0 < confidence < 1:
-        raise ValueError("n_resamples must be >= 1 and confidence in (0, 1)")
+    _check_bootstrap(n_resamples, confidence)
     if not outcomes:
         return None
     rng = np.random.default_rng(seed)
+    by_category: dict[str, list[PairedOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_category[outcome.category].append(outcome)
+    macro, macro_ci = _macro(
+        {k: by_category[k] for k in sorted(by_category)},
+        lambda g: [float(o.first) - float(o.second) for o in g],
+        n_resamples,
+        confidence,
+        rng,
+    )
+    assert macro is not None and macro_ci is not None  # noqa: PT018 (there are outcomes)
     deltas = np.array([float(o.first) - float(o.second) for o in outcomes])
-    by_category: dict[str, list[float]] = defaultdict(list)
-    for outcome, delta in zip(outcomes, deltas, strict=True):
-        by_category[outcome.category].append(float(delta))
-    arrays = [np.array(by_category[k]) for k in sorted(by_category)]
-    macro_draws = np.mean([_resample_means(a, n_resamples, rng) for a in arrays], axis=0)
     return Difference(
         n=len(outcomes),
         micro=round(float(deltas.mean()), 4),
         micro_ci=_interval(_resample_means(deltas, n_resamples, rng), confidence),
-        macro=round(float(np.mean([a.mean() for a in arrays])), 4),
-        macro_ci=_interval(macro_draws, confidence),
+        macro=macro,
+        macro_ci=macro_ci,
     )
