@@ -216,6 +216,7 @@ def _measure(args: argparse.Namespace, work: Path) -> tuple[list[EvalBenchRow], 
                 model_cpu = time.process_time() - own_before
                 runner_cpu = _children_cpu() - cpu_before
                 mean_flight, peak_flight = _in_flight(model.take_spans())
+                fhir_after = _cpu_seconds(served.pid)
                 if startup_cpu is None:
                     # the same command again has nothing left to do (the run resumes): what
                     # a run costs besides its items (start-up, imports, the summary)
@@ -227,7 +228,6 @@ def _measure(args: argparse.Namespace, work: Path) -> tuple[list[EvalBenchRow], 
                     startup_cpu = _children_cpu() - before
                     model.take_spans()
                 runner_cpu = max(0.0, runner_cpu - startup_cpu)
-                fhir_after = _cpu_seconds(served.pid)
                 fhir_cpu = None
                 if fhir_after is not None and fhir_before is not None:
                     fhir_cpu = fhir_after - fhir_before
